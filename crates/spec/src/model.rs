@@ -1,0 +1,154 @@
+//! The compiled, validated spec. Everything downstream (supervisor, gateway, admin API) reads
+//! these types only, so no consumer ever has to re-check a value or guess a default.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A whole validated `shoal.toml`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    /// Where the spec was read from (used to resolve relative paths and in messages).
+    pub source: PathBuf,
+    /// Directory relative paths in the spec (commands, data_dir) are resolved against:
+    /// the directory containing the spec file.
+    pub base_dir: PathBuf,
+    pub gateway: GatewaySpec,
+    pub admin: AdminSpec,
+    /// Services by name, in name order so that output and startup order are stable.
+    pub services: BTreeMap<String, ServiceSpec>,
+}
+
+/// `[gateway]`: the data-plane listener and its protective limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewaySpec {
+    /// Default `127.0.0.1:8080`. Loopback by default: exposing it is an explicit choice.
+    pub listen: SocketAddr,
+    /// TCP connect timeout to an instance. Default 1s.
+    pub connect_timeout: Duration,
+    /// Longest wait for an instance's response headers before 504. Default 60s.
+    pub response_timeout: Duration,
+    /// Longest wait for a client's request headers (slowloris guard). Default 10s.
+    pub header_timeout: Duration,
+    /// Idle keep-alive connections (client side and pooled upstream) are closed after this. Default 60s.
+    pub idle_timeout: Duration,
+    /// Largest request head accepted from a client, in bytes. Default 64 KiB.
+    pub max_header_bytes: usize,
+    /// Retries allowed as a fraction of requests (e.g. 0.2 = 20 %). Default 0.2.
+    pub retry_budget: f64,
+}
+
+/// `[admin]`: the control-plane API, dashboard and `/metrics`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdminSpec {
+    /// Default `127.0.0.1:7070`.
+    pub listen: SocketAddr,
+    /// Default `.shoal`, resolved against `Spec::base_dir`. Holds the token, logs and state.
+    pub data_dir: PathBuf,
+}
+
+/// `[services.NAME]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceSpec {
+    pub name: String,
+    /// argv; never passed to a shell. `{port}` in any element is replaced by the instance port.
+    /// The first element is resolved: a path containing `/` relative to `Spec::base_dir`,
+    /// otherwise looked up on `PATH` at validation time.
+    pub command: Vec<String>,
+    /// The first element of `command` resolved to an absolute executable path.
+    pub program: PathBuf,
+    /// Working directory of instances. Default `Spec::base_dir`; key `workdir`.
+    pub workdir: PathBuf,
+    /// Extra environment for instances (on top of shoal's own environment).
+    pub env: BTreeMap<String, String>,
+    /// How clients reach it through the gateway; `None` = not routed (e.g. a database).
+    pub route: Option<RouteSpec>,
+    pub instances: InstanceCounts,
+    pub health: HealthSpec,
+    pub stop: StopSpec,
+    pub restart: RestartSpec,
+    pub resources: ResourcesSpec,
+    /// New instances ramp from a small share of traffic to their full share over this long. Default 10s;
+    /// key `slow_start`. Zero disables the ramp.
+    pub slow_start: Duration,
+}
+
+/// Which requests belong to a service: optional exact host (port ignored), longest path prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RouteSpec {
+    /// Lower-cased host without port; `None` matches any host. Key `host`.
+    pub host: Option<String>,
+    /// Starts with `/`. Key `route`. A prefix matches at segment boundaries: `/api` matches `/api`
+    /// and `/api/x`, not `/apix`. `/` matches everything.
+    pub path_prefix: String,
+}
+
+/// `instances = { min, desired, max }` with `min <= desired <= max` and `max >= 1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstanceCounts {
+    pub min: u32,
+    pub desired: u32,
+    pub max: u32,
+}
+
+/// `health = { ... }`: how an instance earns and loses traffic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthSpec {
+    pub check: HealthCheck,
+    /// Default 2s.
+    pub interval: Duration,
+    /// Default 1s. Always `< interval`.
+    pub timeout: Duration,
+    /// Consecutive passes before a starting/unhealthy instance gets traffic. Default 2, >= 1.
+    pub healthy_threshold: u32,
+    /// Consecutive failures before a healthy instance loses traffic. Default 3, >= 1.
+    pub unhealthy_threshold: u32,
+    /// Restart an instance that has been unhealthy (or never became healthy) this long.
+    /// Default 60s; key `restart_after`; `"0s"`/absent-with-`"never"` disables (`None`).
+    pub restart_after: Option<Duration>,
+}
+
+/// The kind of active check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthCheck {
+    /// `GET path` must answer 2xx or 3xx. Key `path` (default `/` for routed services).
+    Http { path: String },
+    /// A TCP connect must succeed. `health = { tcp = true }`; the default for unrouted services.
+    Tcp,
+}
+
+/// `stop = { drain, timeout }`: DESIGN principle 5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopSpec {
+    /// Longest wait for in-flight requests after leaving the selector. Default 10s.
+    pub drain: Duration,
+    /// SIGTERM → SIGKILL grace. Default 10s.
+    pub timeout: Duration,
+}
+
+/// `restart = { backoff, max_backoff }`: crash-loop pacing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartSpec {
+    /// First delay after a crash. Default 100ms; doubles per consecutive crash.
+    pub backoff: Duration,
+    /// Cap. Default 30s. An instance that stays up 30s resets the streak.
+    pub max_backoff: Duration,
+}
+
+/// `resources = { cpu, memory }`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResourcesSpec {
+    /// Cores (0.5 = half a core). Default 1.0. The base of CPU utilisation.
+    pub cpu: f64,
+    /// Bytes. `None` = no limit.
+    pub memory: Option<u64>,
+}
+
+impl ServiceSpec {
+    /// The service's argv with `{port}` substituted for one instance.
+    pub fn argv_for_port(&self, port: u16) -> Vec<String> {
+        let port = port.to_string();
+        self.command.iter().map(|a| a.replace("{port}", &port)).collect()
+    }
+}
