@@ -1,0 +1,207 @@
+//! One request through the gateway: route, pick, connect, forward, and retry only what is safe
+//! (DESIGN principle 6): a connect failure was never sent, so it goes to another instance; a
+//! pooled connection found closed gives the request back unsent; an idempotent bodiless request
+//! that failed in transit is retried once, within the retry budget; nothing else is retried.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{HeaderMap, Method, Request, Response, Uri, Version};
+use http_body::Body as _;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use tokio::time::Instant;
+
+use crate::body::{ProxyBody, UpstreamBody};
+use crate::endpoint::Endpoint;
+use crate::error::ProxyError;
+use crate::headers::{add_forwarded, request_host, strip_hop_by_hop};
+use crate::pool::ConnectError;
+use crate::table::Backends;
+use crate::Shared;
+
+/// How many times a request whose pooled connection turned out closed is re-sent (unsent each
+/// time, so this is always safe).
+const MAX_STALE_RESENDS: usize = 3;
+
+/// Enough of a request to send it again; kept only for requests that may be retried after a
+/// transport error (idempotent, no body).
+struct Replay {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+}
+
+impl Replay {
+    fn request(&self) -> Request<ProxyBody> {
+        let mut req = Request::new(crate::body::empty());
+        *req.method_mut() = self.method.clone();
+        *req.uri_mut() = self.uri.clone();
+        *req.headers_mut() = self.headers.clone();
+        req
+    }
+}
+
+/// Proxies one client request and always produces a response.
+pub(crate) async fn handle(
+    shared: &Shared,
+    req: Request<Incoming>,
+    client: SocketAddr,
+) -> Response<ProxyBody> {
+    shared.budget.deposit();
+    match forward(shared, req, client).await {
+        Ok(resp) => resp,
+        Err(err) => {
+            tracing::debug!(error = %err, source = ?err.source(), "request failed");
+            err.into_response()
+        }
+    }
+}
+
+async fn forward(
+    shared: &Shared,
+    req: Request<Incoming>,
+    client: SocketAddr,
+) -> Result<Response<ProxyBody>, ProxyError> {
+    let (mut parts, body) = req.into_parts();
+    let (service, backends) = {
+        let table = shared.table.load();
+        let host = request_host(&parts.headers, &parts.uri);
+        let route = table
+            .route(host, parts.uri.path())
+            .ok_or_else(|| ProxyError::NoRoute {
+                path: parts.uri.path().to_string(),
+            })?;
+        (Arc::clone(&route.service), Arc::clone(&route.backends))
+    };
+
+    let host = parts.headers.get(http::header::HOST).cloned();
+    strip_hop_by_hop(&mut parts.headers);
+    add_forwarded(&mut parts.headers, client.ip(), host.as_ref());
+    if parts.uri.scheme().is_some() {
+        // Absolute-form from the client: instances get origin-form.
+        parts.uri = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| Uri::from_static("/"), |pq| Uri::from(pq.clone()));
+    }
+    parts.version = Version::HTTP_11;
+
+    let bodiless = body.is_end_stream();
+    let replay = (bodiless && is_idempotent(&parts.method)).then(|| Replay {
+        method: parts.method.clone(),
+        uri: parts.uri.clone(),
+        headers: parts.headers.clone(),
+    });
+    let body = if bodiless {
+        crate::body::empty()
+    } else {
+        body.boxed_unsync()
+    };
+    let mut pending = Some(Request::from_parts(parts, body));
+    send_with_retries(shared, &service, &backends, &mut pending, replay).await
+}
+
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    )
+}
+
+async fn send_with_retries(
+    shared: &Shared,
+    service: &str,
+    backends: &Backends,
+    pending: &mut Option<Request<ProxyBody>>,
+    replay: Option<Replay>,
+) -> Result<Response<ProxyBody>, ProxyError> {
+    let mut tried: Vec<Arc<Endpoint>> = Vec::new();
+    // What went wrong on the last instance tried, reported if no instance is left to try.
+    let mut last_failure: Option<ProxyError> = None;
+    let mut transport_retried = false;
+    let mut stale_resends = 0;
+
+    loop {
+        let Some(guard) = backends.pick(&tried) else {
+            return Err(last_failure.unwrap_or_else(|| ProxyError::NoInstance {
+                service: service.to_string(),
+            }));
+        };
+        let endpoint = Arc::clone(guard.endpoint());
+
+        let mut conn = match endpoint.pool.checkout() {
+            Some(conn) => conn,
+            None => match endpoint.pool.connect().await {
+                Ok(conn) => conn,
+                Err(e) => {
+                    if matches!(e, ConnectError::Refused(_)) {
+                        endpoint.eject();
+                        tracing::info!(instance = %endpoint.instance_id, "connection refused; instance ejected until its next passing check");
+                    }
+                    endpoint.record_failure();
+                    last_failure = Some(ProxyError::Connect {
+                        service: service.to_string(),
+                        detail: e.to_string(),
+                    });
+                    tried.push(endpoint);
+                    continue;
+                }
+            },
+        };
+
+        let req = pending.take().expect("a request is pending while retrying");
+        let started = Instant::now();
+        let sent = tokio::time::timeout(shared.response_timeout, conn.try_send_request(req)).await;
+        match sent {
+            Err(_elapsed) => {
+                endpoint.record_failure();
+                return Err(ProxyError::Timeout {
+                    instance: endpoint.instance_id.to_string(),
+                    timeout: shared.response_timeout,
+                });
+            }
+            Ok(Ok(resp)) => {
+                endpoint.observe_latency(started.elapsed(), Instant::now());
+                let (mut parts, incoming) = resp.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                let body = UpstreamBody::new(incoming, guard, conn);
+                return Ok(Response::from_parts(parts, body.boxed_unsync()));
+            }
+            Ok(Err(mut err)) => {
+                if let Some(unsent) = err.take_message() {
+                    // The pooled connection was closed under us; nothing reached the instance.
+                    *pending = Some(unsent);
+                    stale_resends += 1;
+                    if stale_resends > MAX_STALE_RESENDS {
+                        tried.push(endpoint);
+                    }
+                    continue;
+                }
+                endpoint.record_failure();
+                let detail = err.into_error().to_string();
+                let retry = replay
+                    .as_ref()
+                    .filter(|_| !transport_retried && shared.budget.try_withdraw());
+                match retry {
+                    Some(replay) => {
+                        tracing::debug!(instance = %endpoint.instance_id, %detail, "retrying idempotent request on another instance");
+                        transport_retried = true;
+                        *pending = Some(replay.request());
+                        last_failure = Some(ProxyError::Upstream {
+                            instance: endpoint.instance_id.to_string(),
+                            detail,
+                        });
+                        tried.push(endpoint);
+                    }
+                    None => {
+                        return Err(ProxyError::Upstream {
+                            instance: endpoint.instance_id.to_string(),
+                            detail,
+                        })
+                    }
+                }
+            }
+        }
+    }
+}

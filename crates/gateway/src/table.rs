@@ -1,0 +1,308 @@
+//! The routing table: an immutable snapshot published by the control plane and read lock-free by
+//! every request (Pingora's `LoadBalancer` swapped with `arc-swap`).
+
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use crate::endpoint::{Endpoint, InflightGuard};
+
+/// Two costs closer than this ratio count as equal, and the pick between them is random. Latency
+/// estimates of identical instances differ by noise; without this, sequential traffic would stick
+/// to whichever instance measured a few microseconds faster.
+const COST_TIE_RATIO: f64 = 1.25;
+
+/// Every route, most specific first.
+#[derive(Default)]
+pub struct RoutingTable {
+    routes: Vec<Route>,
+}
+
+/// Requests matching `host` (if any) and `prefix` go to `backends`.
+pub struct Route {
+    /// Lower-case host without port; `None` matches any host.
+    pub host: Option<String>,
+    /// Path prefix, matched at segment boundaries.
+    pub prefix: String,
+    /// Service name, for metrics and error messages.
+    pub service: Arc<str>,
+    /// The instances currently serving this route.
+    pub backends: Arc<Backends>,
+}
+
+/// The routable instances of one service at one moment.
+pub struct Backends {
+    endpoints: Vec<Arc<Endpoint>>,
+    /// True when none of the service's instances is healthy and shoal routes to all running ones
+    /// anyway (failing open, like an ALB), rather than answering 503 to everyone.
+    pub fail_open: bool,
+}
+
+impl RoutingTable {
+    /// Builds a table; routes are ordered so the first match is the right one: host-specific
+    /// routes before host-agnostic ones, longer prefixes before shorter.
+    pub fn new(mut routes: Vec<Route>) -> Self {
+        routes.sort_by(|a, b| {
+            b.host
+                .is_some()
+                .cmp(&a.host.is_some())
+                .then(b.prefix.len().cmp(&a.prefix.len()))
+        });
+        Self { routes }
+    }
+
+    /// The route for a request, if any.
+    pub fn route(&self, host: Option<&str>, path: &str) -> Option<&Route> {
+        self.routes.iter().find(|r| {
+            r.host
+                .as_deref()
+                .is_none_or(|h| host.is_some_and(|host| h.eq_ignore_ascii_case(host)))
+                && prefix_matches(&r.prefix, path)
+        })
+    }
+
+    /// All routes, most specific first.
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+}
+
+/// The P2C duel. An endpoint without a latency sample is costed with its rival's estimate, so a
+/// new instance competes on load alone instead of being starved or flooded.
+fn cheaper<'a>(a: &'a Arc<Endpoint>, b: &'a Arc<Endpoint>, now: Instant) -> &'a Arc<Endpoint> {
+    let (ra, rb) = match (a.rtt_nanos(), b.rtt_nanos()) {
+        (Some(x), Some(y)) => (x, y),
+        (Some(x), None) => (x, x),
+        (None, Some(y)) => (y, y),
+        (None, None) => (1.0, 1.0),
+    };
+    let (ca, cb) = (a.cost(ra, now), b.cost(rb, now));
+    if ca * COST_TIE_RATIO < cb {
+        a
+    } else if cb * COST_TIE_RATIO < ca {
+        b
+    } else if fastrand::bool() {
+        a
+    } else {
+        b
+    }
+}
+
+/// `/api` matches `/api`, `/api/` and `/api/x`, never `/apix`; `/` matches everything.
+pub fn prefix_matches(prefix: &str, path: &str) -> bool {
+    if prefix == "/" {
+        return true;
+    }
+    let prefix = prefix.strip_suffix('/').unwrap_or(prefix);
+    match path.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'),
+        None => false,
+    }
+}
+
+impl Backends {
+    /// Backends over `endpoints`; `fail_open` records that they are not all healthy.
+    pub fn new(endpoints: Vec<Arc<Endpoint>>, fail_open: bool) -> Self {
+        Self {
+            endpoints,
+            fail_open,
+        }
+    }
+
+    /// The endpoints in this snapshot.
+    pub fn endpoints(&self) -> &[Arc<Endpoint>] {
+        &self.endpoints
+    }
+
+    /// Power of two choices: two random candidates, the one with the lower cost wins (cost =
+    /// latency EWMA × (outstanding + 1), raised during slow start). Endpoints in `exclude`
+    /// (already tried for this request), draining or passively ejected are skipped; if every
+    /// endpoint is ejected, ejected ones are used rather than failing.
+    pub fn pick(&self, exclude: &[Arc<Endpoint>]) -> Option<InflightGuard> {
+        let now = Instant::now();
+        let usable = |e: &&Arc<Endpoint>, allow_ejected: bool| {
+            !e.is_draining()
+                && (allow_ejected || !e.is_ejected())
+                && !exclude.iter().any(|x| Arc::ptr_eq(x, e))
+        };
+        for allow_ejected in [false, true] {
+            // Retry a few times: a pick can lose a race with draining.
+            for _ in 0..4 {
+                let candidates: Vec<&Arc<Endpoint>> = self
+                    .endpoints
+                    .iter()
+                    .filter(|e| usable(e, allow_ejected))
+                    .collect();
+                let chosen = match candidates.len() {
+                    0 => break,
+                    1 => candidates[0],
+                    n => {
+                        let i = fastrand::usize(..n);
+                        let mut j = fastrand::usize(..n - 1);
+                        if j >= i {
+                            j += 1;
+                        }
+                        cheaper(candidates[i], candidates[j], now)
+                    }
+                };
+                if let Some(guard) = chosen.try_acquire() {
+                    return Some(guard);
+                }
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PoolConfig;
+    use std::time::Duration;
+
+    fn ep(id: &str, port: u16) -> Arc<Endpoint> {
+        Endpoint::new(
+            id,
+            "web",
+            ([127, 0, 0, 1], port).into(),
+            Duration::ZERO,
+            PoolConfig::default(),
+        )
+    }
+
+    fn route(host: Option<&str>, prefix: &str, service: &str) -> Route {
+        Route {
+            host: host.map(str::to_string),
+            prefix: prefix.into(),
+            service: service.into(),
+            backends: Arc::new(Backends::new(vec![], false)),
+        }
+    }
+
+    #[test]
+    fn prefixes_match_at_segment_boundaries() {
+        assert!(prefix_matches("/", "/anything"));
+        assert!(prefix_matches("/api", "/api"));
+        assert!(prefix_matches("/api", "/api/tasks"));
+        assert!(prefix_matches("/api/", "/api/tasks"));
+        assert!(!prefix_matches("/api", "/apix"));
+        assert!(!prefix_matches("/api", "/"));
+    }
+
+    #[test]
+    fn longest_prefix_and_host_win() {
+        let table = RoutingTable::new(vec![
+            route(None, "/", "web"),
+            route(None, "/api", "api"),
+            route(Some("admin.local"), "/", "admin"),
+        ]);
+        let svc = |h, p| table.route(h, p).map(|r| r.service.to_string());
+        assert_eq!(svc(None, "/api/x").as_deref(), Some("api"));
+        assert_eq!(svc(None, "/home").as_deref(), Some("web"));
+        assert_eq!(svc(Some("admin.local"), "/api").as_deref(), Some("admin"));
+        assert_eq!(svc(Some("other"), "/api").as_deref(), Some("api"));
+    }
+
+    #[test]
+    fn no_route_without_match() {
+        let table = RoutingTable::new(vec![route(None, "/api", "api")]);
+        assert!(table.route(None, "/web").is_none());
+    }
+
+    #[tokio::test]
+    async fn p2c_prefers_less_loaded_endpoint() {
+        let a = ep("a", 1);
+        let b = ep("b", 2);
+        let backends = Backends::new(vec![a.clone(), b.clone()], false);
+        // Load `a` with 10 outstanding requests; every pick must then prefer `b`.
+        let held: Vec<_> = (0..10).map(|_| a.try_acquire().unwrap()).collect();
+        for _ in 0..50 {
+            let g = backends.pick(&[]).unwrap();
+            assert_eq!(&*g.endpoint().instance_id, "b");
+        }
+        drop(held);
+        assert_eq!(a.outstanding(), 0);
+    }
+
+    #[tokio::test]
+    async fn draining_and_excluded_endpoints_are_skipped() {
+        let a = ep("a", 1);
+        let b = ep("b", 2);
+        let backends = Backends::new(vec![a.clone(), b.clone()], false);
+        a.start_draining();
+        for _ in 0..20 {
+            assert_eq!(&*backends.pick(&[]).unwrap().endpoint().instance_id, "b");
+        }
+        assert!(backends.pick(std::slice::from_ref(&b)).is_none());
+    }
+
+    #[tokio::test]
+    async fn ejected_endpoints_are_used_only_as_last_resort() {
+        let a = ep("a", 1);
+        let b = ep("b", 2);
+        let backends = Backends::new(vec![a.clone(), b.clone()], false);
+        a.eject();
+        for _ in 0..20 {
+            assert_eq!(&*backends.pick(&[]).unwrap().endpoint().instance_id, "b");
+        }
+        b.eject();
+        assert!(backends.pick(&[]).is_some());
+    }
+
+    #[tokio::test]
+    async fn new_endpoint_competes_with_sampled_ones() {
+        let a = ep("a", 1);
+        let b = ep("b", 2);
+        a.observe_latency(Duration::from_millis(3), Instant::now());
+        let backends = Backends::new(vec![a, b], false);
+        let mut to_b = 0;
+        for _ in 0..200 {
+            if &*backends.pick(&[]).unwrap().endpoint().instance_id == "b" {
+                to_b += 1;
+            }
+        }
+        assert!((60..=140).contains(&to_b), "b got {to_b} of 200");
+    }
+
+    #[tokio::test]
+    async fn much_slower_endpoint_loses() {
+        let a = ep("a", 1);
+        let b = ep("b", 2);
+        a.observe_latency(Duration::from_millis(2), Instant::now());
+        b.observe_latency(Duration::from_millis(20), Instant::now());
+        let backends = Backends::new(vec![a, b], false);
+        for _ in 0..50 {
+            assert_eq!(&*backends.pick(&[]).unwrap().endpoint().instance_id, "a");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_start_ramps_new_endpoints() {
+        let a = Endpoint::new(
+            "a",
+            "web",
+            ([127, 0, 0, 1], 1).into(),
+            Duration::from_secs(10),
+            PoolConfig::default(),
+        );
+        let now = Instant::now();
+        assert!((a.slow_start_factor(now) - 0.1).abs() < 1e-9);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert!((a.slow_start_factor(Instant::now()) - 0.5).abs() < 1e-6);
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(a.slow_start_factor(Instant::now()), 1.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn latency_is_peak_ewma() {
+        let a = ep("a", 1);
+        let now = Instant::now();
+        a.observe_latency(Duration::from_millis(10), now);
+        a.observe_latency(Duration::from_millis(100), now);
+        assert_eq!(a.latency_estimate(), Some(Duration::from_millis(100)));
+        // A faster sample 10 s later is blended in with weight 1 - e^-1.
+        a.observe_latency(Duration::from_millis(10), now + Duration::from_secs(10));
+        let est = a.latency_estimate().unwrap().as_secs_f64() * 1000.0;
+        assert!((est - (100.0 * (-1f64).exp() + 10.0 * (1.0 - (-1f64).exp()))).abs() < 0.01);
+    }
+}
