@@ -1,1 +1,70 @@
-fn main() {}
+//! The `shoal` binary: argument parsing and wiring only; the work lives in the library crates.
+
+mod cli;
+mod client;
+mod commands;
+mod exit;
+mod up;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::exit::Failure;
+
+fn main() -> ExitCode {
+    let mut args = std::env::args();
+    // The per-instance shim is this same binary; it must not start a runtime or parse flags.
+    if args.nth(1).as_deref() == Some("__shim") {
+        shoal_runtime::shim_main(std::env::args().skip(2).collect());
+    }
+    let cli = Cli::parse();
+    init_tracing(matches!(cli.command, Command::Up { .. }));
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {failure}");
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Up { file } => up::run(&file).await,
+        Command::Validate { file } => commands::validate(&file),
+        Command::Status { service, target, output } => {
+            commands::status(&target, service.as_deref(), output).await
+        }
+        Command::Scale { service, count, target, output } => {
+            commands::scale(&target, &service, &count, output).await
+        }
+        Command::Logs { service, follow, lines, target } => {
+            commands::logs(&target.into(), &service, follow, lines).await
+        }
+        Command::Events { target, follow, output } => {
+            commands::events(&target.into(), follow, output).await
+        }
+        Command::Down { target } => commands::down(&target).await,
+    }
+}
+
+/// `RUST_LOG` wins; otherwise `up` logs events at info and client verbs only warnings.
+fn init_tracing(daemon: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if daemon { "info" } else { "warn" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

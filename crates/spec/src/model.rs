@@ -80,7 +80,8 @@ pub struct RouteSpec {
     /// Lower-cased host without port; `None` matches any host. Key `host`.
     pub host: Option<String>,
     /// Starts with `/`. Key `route`. A prefix matches at segment boundaries: `/api` matches `/api`
-    /// and `/api/x`, not `/apix`. `/` matches everything.
+    /// and `/api/x`, not `/apix`. `/` matches everything. Never ends with `/` except for `/`
+    /// itself (`route = "/api/"` compiles to `/api`).
     pub path_prefix: String,
 }
 
@@ -149,6 +150,54 @@ impl ServiceSpec {
     /// The service's argv with `{port}` substituted for one instance.
     pub fn argv_for_port(&self, port: u16) -> Vec<String> {
         let port = port.to_string();
-        self.command.iter().map(|a| a.replace("{port}", &port)).collect()
+        self.command
+            .iter()
+            .map(|a| a.replace("{port}", &port))
+            .collect()
+    }
+}
+
+/// The values used for keys left out of `[gateway]`.
+impl Default for GatewaySpec {
+    fn default() -> Self {
+        GatewaySpec {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            connect_timeout: Duration::from_secs(1),
+            response_timeout: Duration::from_secs(60),
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_header_bytes: 64 * 1024,
+            retry_budget: 0.2,
+        }
+    }
+}
+
+/// The values used for keys left out of `stop`.
+impl Default for StopSpec {
+    fn default() -> Self {
+        StopSpec {
+            drain: Duration::from_secs(10),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The values used for keys left out of `restart`.
+impl Default for RestartSpec {
+    fn default() -> Self {
+        RestartSpec {
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The values used for keys left out of `resources`.
+impl Default for ResourcesSpec {
+    fn default() -> Self {
+        ResourcesSpec {
+            cpu: 1.0,
+            memory: None,
+        }
     }
 }

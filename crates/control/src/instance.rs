@@ -1,0 +1,303 @@
+//! One instance slot's life: start the process, earn health, serve, and on a crash come back with
+//! capped exponential backoff; on request, leave cleanly (DESIGN principle 5: out of the selector,
+//! drain, SIGTERM, grace, SIGKILL of the process group).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use shoal_runtime::{ExitInfo, LaunchSpec, RunningProcess};
+use shoal_spec::ServiceSpec;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::health::{fmt_duration, probe, Probe, Streak, Verdict};
+use crate::registry::InstanceState;
+use crate::Context;
+
+/// An instance that stays up this long has its crash streak forgiven.
+const STABLE_AFTER: Duration = Duration::from_secs(30);
+/// While an instance is starting it is probed at least this often, so it joins quickly even when
+/// `interval` is long (like a Kubernetes startup probe); once it has joined, `interval` applies.
+const STARTING_PROBE_EVERY: Duration = Duration::from_millis(250);
+/// Per-instance log rotation: size of one file, and how many rotated files are kept.
+pub(crate) const LOG_MAX_BYTES: u64 = 10 * 1024 * 1024;
+pub(crate) const LOG_KEEP: u32 = 3;
+
+/// How one run of the process ended.
+enum RunEnd {
+    /// The process exited on its own.
+    Exited(ExitInfo),
+    /// It was unhealthy (or never healthy) for `restart_after`; it has been stopped.
+    Unhealthy,
+    /// The slot was asked to stop; the process has been stopped.
+    Stopped,
+}
+
+/// Runs slot `slot` of `spec.name` until `stop` turns true; returns once its process is gone.
+pub(crate) async fn run_slot(
+    ctx: Arc<Context>,
+    spec: Arc<ServiceSpec>,
+    slot: u32,
+    mut stop: watch::Receiver<bool>,
+) {
+    let service = spec.name.as_str();
+    let id = format!("{service}-{slot}");
+    let mut crash_streak: u32 = 0;
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let port = match free_port() {
+            Ok(p) => p,
+            Err(e) => {
+                ctx.registry.event(service, Some(&id), "start_failed", format!("{id}: no free port: {e}"));
+                if wait_or_stop(&mut stop, spec.restart.max_backoff).await {
+                    break;
+                }
+                continue;
+            }
+        };
+        let launch = launch_spec(&ctx, &spec, &id, port);
+        let mut process = match RunningProcess::spawn(&ctx.shim, &launch).await {
+            Ok(p) => p,
+            Err(e) => {
+                crash_streak += 1;
+                let delay = backoff(&spec, crash_streak);
+                ctx.registry.update_instance(service, slot, |r| {
+                    r.state = InstanceState::Stopped;
+                    r.last_exit = Some(format!("failed to start: {e}"));
+                });
+                ctx.registry.event(
+                    service,
+                    Some(&id),
+                    "start_failed",
+                    format!("{id} failed to start: {e}; retrying in {}", fmt_duration(delay)),
+                );
+                if wait_or_stop(&mut stop, delay).await {
+                    break;
+                }
+                continue;
+            }
+        };
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let endpoint = ctx.registry.gateway().endpoint(&id, service, addr, spec.slow_start);
+        let started = Instant::now();
+        ctx.registry.update_instance(service, slot, |r| {
+            r.state = InstanceState::Starting;
+            r.port = Some(port);
+            r.pid = Some(process.pid());
+            r.started_at = Some(started);
+            r.endpoint = Some(Arc::clone(&endpoint));
+        });
+        ctx.registry.event(
+            service,
+            Some(&id),
+            "started",
+            format!("{id} started (pid {}, port {port})", process.pid()),
+        );
+
+        let end = supervise(&ctx, &spec, slot, &id, &mut process, &endpoint, &mut stop).await;
+        endpoint.start_draining();
+        match end {
+            RunEnd::Stopped => break,
+            RunEnd::Unhealthy => {
+                ctx.registry.update_instance(service, slot, |r| {
+                    r.state = InstanceState::Stopped;
+                    r.endpoint = None;
+                    r.pid = None;
+                    r.restarts += 1;
+                    r.last_exit = Some("stopped after failing health checks".into());
+                });
+                ctx.registry.event(service, Some(&id), "restarting", format!("{id} restarting: unhealthy for too long"));
+            }
+            RunEnd::Exited(info) => {
+                if started.elapsed() >= STABLE_AFTER {
+                    crash_streak = 0;
+                }
+                crash_streak += 1;
+                let delay = backoff(&spec, crash_streak);
+                ctx.registry.update_instance(service, slot, |r| {
+                    r.state = InstanceState::Stopped;
+                    r.endpoint = None;
+                    r.pid = None;
+                    r.restarts += 1;
+                    r.last_exit = Some(info.to_string());
+                });
+                ctx.registry.event(
+                    service,
+                    Some(&id),
+                    "crashed",
+                    format!("{id} exited ({info}); restarting in {}", fmt_duration(delay)),
+                );
+                if wait_or_stop(&mut stop, delay).await {
+                    break;
+                }
+            }
+        }
+    }
+    ctx.registry.remove_instance(service, slot);
+}
+
+/// Watches one running process: probes it, moves it between starting/healthy/unhealthy, and
+/// returns when it exits, must be restarted, or the slot is stopped (after draining it).
+async fn supervise(
+    ctx: &Context,
+    spec: &ServiceSpec,
+    slot: u32,
+    id: &str,
+    process: &mut RunningProcess,
+    endpoint: &Arc<shoal_gateway::Endpoint>,
+    stop: &mut watch::Receiver<bool>,
+) -> RunEnd {
+    let service = spec.name.as_str();
+    let health = &spec.health;
+    let mut streak = Streak::default();
+    let mut healthy = false;
+    // When the instance last stopped being healthy (or started); drives `restart_after`.
+    let mut unhealthy_since = Instant::now();
+    let mut next_probe = Instant::now() + STARTING_PROBE_EVERY.min(health.interval);
+    loop {
+        tokio::select! {
+            info = process.wait() => return RunEnd::Exited(info),
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    drain_and_stop(ctx, spec, slot, id, process, endpoint).await;
+                    return RunEnd::Stopped;
+                }
+            }
+            _ = tokio::time::sleep_until(next_probe) => {
+                let result = probe(health, endpoint.addr).await;
+                let pass = result == Probe::Pass;
+                if pass {
+                    endpoint.readmit();
+                }
+                match streak.record(pass, healthy, health) {
+                    Verdict::BecameHealthy => {
+                        healthy = true;
+                        ctx.registry.update_instance(service, slot, |r| r.state = InstanceState::Healthy);
+                        ctx.registry.event(service, Some(id), "healthy", format!("{id} is healthy and receives traffic"));
+                    }
+                    Verdict::BecameUnhealthy => {
+                        healthy = false;
+                        unhealthy_since = Instant::now();
+                        let reason = match &result { Probe::Fail(r) => r.clone(), Probe::Pass => String::new() };
+                        ctx.registry.update_instance(service, slot, |r| r.state = InstanceState::Unhealthy);
+                        ctx.registry.event(service, Some(id), "unhealthy", format!("{id} is unhealthy ({reason}); no more traffic"));
+                    }
+                    Verdict::Same => {}
+                }
+                if !healthy {
+                    if let Some(limit) = health.restart_after {
+                        if unhealthy_since.elapsed() >= limit {
+                            drain_and_stop(ctx, spec, slot, id, process, endpoint).await;
+                            return RunEnd::Unhealthy;
+                        }
+                    }
+                }
+                let starting = !healthy && ctx.registry.instance_state(service, slot) == Some(InstanceState::Starting);
+                let every = if starting { STARTING_PROBE_EVERY.min(health.interval) } else { health.interval };
+                next_probe = Instant::now() + every;
+            }
+        }
+    }
+}
+
+/// Out of the selector → wait for in-flight requests (up to `stop.drain`) → SIGTERM → grace
+/// (`stop.timeout`) → SIGKILL of the process group.
+async fn drain_and_stop(
+    ctx: &Context,
+    spec: &ServiceSpec,
+    slot: u32,
+    id: &str,
+    process: &mut RunningProcess,
+    endpoint: &Arc<shoal_gateway::Endpoint>,
+) {
+    let service = spec.name.as_str();
+    endpoint.start_draining();
+    ctx.registry.update_instance(service, slot, |r| r.state = InstanceState::Draining);
+    let inflight = endpoint.outstanding();
+    ctx.registry.event(
+        service,
+        Some(id),
+        "draining",
+        format!("{id} draining ({inflight} request(s) in flight)"),
+    );
+    let left = endpoint.wait_idle(spec.stop.drain).await;
+    if left > 0 {
+        ctx.registry.event(
+            service,
+            Some(id),
+            "draining",
+            format!("{id}: drain limit {} reached with {left} request(s) still in flight", fmt_duration(spec.stop.drain)),
+        );
+    }
+    let info = process.stop(spec.stop.timeout).await;
+    ctx.registry.update_instance(service, slot, |r| {
+        r.state = InstanceState::Stopped;
+        r.endpoint = None;
+        r.pid = None;
+        r.last_exit = Some(info.to_string());
+    });
+    ctx.registry.event(service, Some(id), "stopped", format!("{id} stopped ({info})"));
+}
+
+/// `backoff × 2^(streak-1)`, capped at `max_backoff`.
+fn backoff(spec: &ServiceSpec, streak: u32) -> Duration {
+    let factor = 2u32.saturating_pow(streak.saturating_sub(1).min(20));
+    spec.restart.backoff.saturating_mul(factor).min(spec.restart.max_backoff)
+}
+
+/// Sleeps `d` unless the slot is stopped first; true if stopped.
+async fn wait_or_stop(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
+    if *stop.borrow() {
+        return true;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(d) => *stop.borrow(),
+        changed = stop.changed() => changed.is_err() || *stop.borrow(),
+    }
+}
+
+/// A free loopback port, chosen by the kernel.
+fn free_port() -> std::io::Result<u16> {
+    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok(listener.local_addr()?.port())
+}
+
+fn launch_spec(ctx: &Context, spec: &ServiceSpec, id: &str, port: u16) -> LaunchSpec {
+    let argv = spec.argv_for_port(port);
+    let mut env: Vec<(String, String)> = spec.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    env.push(("PORT".into(), port.to_string()));
+    env.push(("SHOAL_INSTANCE_ID".into(), id.to_string()));
+    env.push(("SHOAL_SERVICE".into(), spec.name.clone()));
+    env.push(("SHOAL_REVISION".into(), "1".into()));
+    LaunchSpec {
+        instance_id: id.to_string(),
+        program: spec.program.clone(),
+        args: argv.into_iter().skip(1).collect(),
+        env,
+        workdir: spec.workdir.clone(),
+        log_path: ctx.log_dir.join(format!("{id}.log")),
+        log_max_bytes: LOG_MAX_BYTES,
+        log_keep: LOG_KEEP,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let spec = shoal_spec::parse(
+            "[services.web]\ncommand = [\"/bin/sleep\", \"1\"]\nrestart = { backoff = \"100ms\", max_backoff = \"1s\" }\n",
+            std::path::Path::new("shoal.toml"),
+            &shoal_spec::LoadOptions { check_ports: false },
+        )
+        .unwrap();
+        let web = &spec.services["web"];
+        let ms = |n| backoff(web, n).as_millis();
+        assert_eq!((ms(1), ms(2), ms(3), ms(4), ms(5), ms(50)), (100, 200, 400, 800, 1000, 1000));
+    }
+}

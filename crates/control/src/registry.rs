@@ -1,0 +1,361 @@
+//! The one source of truth for instances: their states, ports, pids and endpoints, plus recent
+//! events. Every change republishes the gateway's routing table, so what the gateway routes to is
+//! always derived from here and never tracked twice.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use shoal_gateway::{Backends, Endpoint, Gateway, Route, RoutingTable};
+use shoal_spec::RouteSpec;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::events::{Event, EventLog};
+
+/// Lifecycle of an instance, as shown by `status` (the contract's five states).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InstanceState {
+    /// Started; has not yet passed `healthy_threshold` checks. Gets no traffic.
+    Starting,
+    /// Passing checks; routable.
+    Healthy,
+    /// Failed `unhealthy_threshold` checks; no traffic (unless the service fails open).
+    Unhealthy,
+    /// Leaving: out of the selector, finishing its in-flight requests.
+    Draining,
+    /// Not running (exited, waiting to restart, or stopped for good).
+    Stopped,
+}
+
+impl InstanceState {
+    /// The lower-case name used in output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstanceState::Starting => "starting",
+            InstanceState::Healthy => "healthy",
+            InstanceState::Unhealthy => "unhealthy",
+            InstanceState::Draining => "draining",
+            InstanceState::Stopped => "stopped",
+        }
+    }
+}
+
+/// What the registry knows of one instance.
+#[derive(Clone)]
+pub(crate) struct InstanceRecord {
+    pub(crate) id: String,
+    pub(crate) state: InstanceState,
+    pub(crate) port: Option<u16>,
+    pub(crate) pid: Option<u32>,
+    pub(crate) revision: u64,
+    pub(crate) restarts: u32,
+    pub(crate) started_at: Option<Instant>,
+    pub(crate) last_exit: Option<String>,
+    /// Present while a process runs; routable in `Healthy` (and `Unhealthy` when failing open).
+    pub(crate) endpoint: Option<Arc<Endpoint>>,
+}
+
+/// What the registry knows of one service.
+pub(crate) struct ServiceRecord {
+    pub(crate) min: u32,
+    pub(crate) max: u32,
+    pub(crate) desired: u32,
+    pub(crate) route: Option<RouteSpec>,
+    pub(crate) instances: BTreeMap<u32, InstanceRecord>,
+    pub(crate) fail_open: bool,
+}
+
+struct Inner {
+    services: BTreeMap<String, ServiceRecord>,
+    events: EventLog,
+}
+
+/// Shared registry; cheap to clone.
+#[derive(Clone)]
+pub struct Registry {
+    inner: Arc<Mutex<Inner>>,
+    gateway: Arc<Gateway>,
+    /// Bumped on every event, so followers (`events -f`, `up`'s console) can wait for news.
+    changed: watch::Sender<u64>,
+}
+
+/// `status -o json`, as the contract states it (with a few additions).
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    /// Every service, in name order.
+    pub services: Vec<ServiceStatus>,
+}
+
+/// One service in [`StatusReport`].
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceStatus {
+    /// Service name.
+    pub name: String,
+    /// Instances wanted now.
+    pub desired: u32,
+    /// Lower bound for `scale`.
+    pub min: u32,
+    /// Upper bound for `scale`.
+    pub max: u32,
+    /// `host` + path prefix, if routed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    /// True when no instance is healthy and the gateway routes to unhealthy ones anyway.
+    pub fail_open: bool,
+    /// Instances by slot.
+    pub instances: Vec<InstanceStatus>,
+}
+
+/// One instance in [`ServiceStatus`].
+#[derive(Debug, Clone, Serialize)]
+pub struct InstanceStatus {
+    /// `<service>-<n>`.
+    pub id: String,
+    /// Lifecycle state.
+    pub state: InstanceState,
+    /// Loopback port, while running.
+    pub port: Option<u16>,
+    /// The program's pid, while running.
+    pub pid: Option<u32>,
+    /// Revision it runs.
+    pub revision: u64,
+    /// Restarts after crashes or failed health.
+    pub restarts: u32,
+    /// Seconds since its process started.
+    pub uptime_secs: Option<u64>,
+    /// Requests in flight through the gateway.
+    pub inflight: usize,
+    /// Requests sent through the gateway since it became routable.
+    pub requests: u64,
+    /// Passively ejected after a refused connection, until its next passing check.
+    pub ejected: bool,
+    /// How its last process ended, if it has ended before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_exit: Option<String>,
+}
+
+impl Registry {
+    /// A registry that publishes routes to `gateway`.
+    pub fn new(gateway: Arc<Gateway>) -> Self {
+        let (changed, _) = watch::channel(0);
+        Self {
+            inner: Arc::new(Mutex::new(Inner {
+                services: BTreeMap::new(),
+                events: EventLog::default(),
+            })),
+            gateway,
+            changed,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The gateway this registry routes for.
+    pub fn gateway(&self) -> &Arc<Gateway> {
+        &self.gateway
+    }
+
+    /// Declares a service (at startup).
+    pub(crate) fn add_service(
+        &self,
+        name: &str,
+        min: u32,
+        max: u32,
+        desired: u32,
+        route: Option<RouteSpec>,
+    ) {
+        self.lock().services.insert(
+            name.to_string(),
+            ServiceRecord {
+                min,
+                max,
+                desired,
+                route,
+                instances: BTreeMap::new(),
+                fail_open: false,
+            },
+        );
+        self.publish();
+    }
+
+    /// Records an event and wakes followers. Also logged, so `shoal up` shows it.
+    pub fn event(&self, service: &str, instance: Option<&str>, kind: &'static str, message: String) {
+        let event = {
+            let mut inner = self.lock();
+            inner.events.push(service, instance, kind, message)
+        };
+        tracing::debug!(target: "shoal::event", service = %event.service, kind = event.kind, "{}", event.message);
+        self.changed.send_modify(|n| *n = event.seq);
+    }
+
+    /// Events after `since`, at most `limit`.
+    pub fn events_since(&self, since: u64, limit: usize) -> Vec<Event> {
+        self.lock().events.since(since, limit)
+    }
+
+    /// A receiver that changes whenever an event is recorded.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Changes one instance's record (creating it if new) and republishes routes.
+    pub(crate) fn update_instance(
+        &self,
+        service: &str,
+        slot: u32,
+        f: impl FnOnce(&mut InstanceRecord),
+    ) {
+        {
+            let mut inner = self.lock();
+            let Some(svc) = inner.services.get_mut(service) else {
+                return;
+            };
+            let rec = svc.instances.entry(slot).or_insert_with(|| InstanceRecord {
+                id: format!("{service}-{slot}"),
+                state: InstanceState::Starting,
+                port: None,
+                pid: None,
+                revision: 1,
+                restarts: 0,
+                started_at: None,
+                last_exit: None,
+                endpoint: None,
+            });
+            f(rec);
+        }
+        self.publish();
+    }
+
+    /// Forgets an instance for good (after scale-in or shutdown).
+    pub(crate) fn remove_instance(&self, service: &str, slot: u32) {
+        if let Some(svc) = self.lock().services.get_mut(service) {
+            svc.instances.remove(&slot);
+        }
+        self.publish();
+    }
+
+    /// The state of one instance, if it exists.
+    pub(crate) fn instance_state(&self, service: &str, slot: u32) -> Option<InstanceState> {
+        self.lock()
+            .services
+            .get(service)
+            .and_then(|s| s.instances.get(&slot))
+            .map(|r| r.state)
+    }
+
+    /// `(min, max, desired)` of a service.
+    pub fn bounds(&self, service: &str) -> Option<(u32, u32, u32)> {
+        self.lock()
+            .services
+            .get(service)
+            .map(|s| (s.min, s.max, s.desired))
+    }
+
+    /// Sets the desired count (already validated against min..max).
+    pub(crate) fn set_desired(&self, service: &str, desired: u32) {
+        if let Some(svc) = self.lock().services.get_mut(service) {
+            svc.desired = desired;
+        }
+    }
+
+    /// A snapshot for `status`.
+    pub fn status(&self) -> StatusReport {
+        let now = Instant::now();
+        let inner = self.lock();
+        StatusReport {
+            services: inner
+                .services
+                .iter()
+                .map(|(name, svc)| ServiceStatus {
+                    name: name.clone(),
+                    desired: svc.desired,
+                    min: svc.min,
+                    max: svc.max,
+                    route: svc.route.as_ref().map(|r| match &r.host {
+                        Some(h) => format!("{h}{}", r.path_prefix),
+                        None => r.path_prefix.clone(),
+                    }),
+                    fail_open: svc.fail_open,
+                    instances: svc
+                        .instances
+                        .values()
+                        .map(|r| InstanceStatus {
+                            id: r.id.clone(),
+                            state: r.state,
+                            port: r.port,
+                            pid: r.pid,
+                            revision: r.revision,
+                            restarts: r.restarts,
+                            uptime_secs: r.started_at.map(|t| now.duration_since(t).as_secs()),
+                            inflight: r.endpoint.as_ref().map_or(0, |e| e.outstanding()),
+                            requests: r.endpoint.as_ref().map_or(0, |e| e.requests_total()),
+                            ejected: r.endpoint.as_ref().is_some_and(|e| e.is_ejected()),
+                            last_exit: r.last_exit.clone(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Rebuilds the routing table from the registry and swaps it into the gateway. Services with
+    /// no healthy instance fail open to their unhealthy ones (and an event says so).
+    fn publish(&self) {
+        let mut fail_open_changes = Vec::new();
+        let routes = {
+            let mut inner = self.lock();
+            let mut routes = Vec::new();
+            for (name, svc) in inner.services.iter_mut() {
+                let Some(route) = &svc.route else { continue };
+                let with_state = |state: InstanceState| -> Vec<Arc<Endpoint>> {
+                    svc.instances
+                        .values()
+                        .filter(|r| r.state == state)
+                        .filter_map(|r| r.endpoint.clone())
+                        .collect()
+                };
+                let healthy = with_state(InstanceState::Healthy);
+                let (endpoints, fail_open) = if healthy.is_empty() {
+                    let unhealthy = with_state(InstanceState::Unhealthy);
+                    let open = !unhealthy.is_empty();
+                    (unhealthy, open)
+                } else {
+                    (healthy, false)
+                };
+                if fail_open != svc.fail_open {
+                    svc.fail_open = fail_open;
+                    fail_open_changes.push((name.clone(), fail_open));
+                }
+                routes.push(Route {
+                    host: route.host.clone(),
+                    prefix: route.path_prefix.clone(),
+                    service: Arc::from(name.as_str()),
+                    backends: Arc::new(Backends::new(endpoints, fail_open)),
+                });
+            }
+            routes
+        };
+        self.gateway.publish(RoutingTable::new(routes));
+        for (service, open) in fail_open_changes {
+            if open {
+                self.event(
+                    &service,
+                    None,
+                    "fail_open",
+                    format!("no healthy instance of {service}: failing open, routing to unhealthy instances"),
+                );
+            } else {
+                self.event(
+                    &service,
+                    None,
+                    "recovered",
+                    format!("{service} has healthy instances again; no longer failing open"),
+                );
+            }
+        }
+    }
+}

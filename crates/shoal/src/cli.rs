@@ -1,0 +1,126 @@
+//! Command-line surface (the contract in DESIGN.md): verbs, flags and their help.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Runs a multi-tier web application on one machine: instances of each service behind a
+/// health-checked load-balancing gateway.
+#[derive(Debug, Parser)]
+#[command(name = "shoal", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the spec is and how to reach a running shoal.
+#[derive(Debug, Args, Clone)]
+pub struct Target {
+    /// The spec file.
+    #[arg(short = 'f', long = "file", default_value = "shoal.toml", value_name = "FILE")]
+    pub file: PathBuf,
+    /// Admin address of a running shoal (default: `admin.listen` from the spec).
+    #[arg(long, env = "SHOAL_ADDR", value_name = "HOST:PORT")]
+    pub addr: Option<String>,
+}
+
+/// Like [`Target`] for verbs whose `-f` means "follow" (`logs`, `events`).
+#[derive(Debug, Args, Clone)]
+pub struct FollowTarget {
+    /// The spec file.
+    #[arg(long = "file", default_value = "shoal.toml", value_name = "FILE")]
+    pub file: PathBuf,
+    /// Admin address of a running shoal (default: `admin.listen` from the spec).
+    #[arg(long, env = "SHOAL_ADDR", value_name = "HOST:PORT")]
+    pub addr: Option<String>,
+}
+
+impl From<FollowTarget> for Target {
+    fn from(t: FollowTarget) -> Self {
+        Target {
+            file: t.file,
+            addr: t.addr,
+        }
+    }
+}
+
+/// Output format of read commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Aligned tables for people.
+    Table,
+    /// JSON for programs.
+    Json,
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start every service of the spec and serve them through the gateway (foreground).
+    ///
+    /// Prints the gateway and admin URLs, then one line per event. Ctrl-C or SIGTERM drains
+    /// in-flight requests and stops every instance; a second Ctrl-C stops at once.
+    Up {
+        /// The spec file.
+        #[arg(short = 'f', long = "file", default_value = "shoal.toml", value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Check a spec file and report every problem with file:line:col (exit 2 on errors).
+    Validate {
+        /// The spec file.
+        #[arg(short = 'f', long = "file", default_value = "shoal.toml", value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Show services and their instances.
+    Status {
+        /// Only this service.
+        service: Option<String>,
+        #[command(flatten)]
+        target: Target,
+        /// Output format.
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Change a service's instance count: `N`, `+N` or `-N` (within instances.min..max).
+    Scale {
+        /// The service.
+        service: String,
+        /// Absolute (`5`) or relative (`+2`, `-1`) count.
+        #[arg(allow_hyphen_values = true, value_name = "N|+N|-N")]
+        count: String,
+        #[command(flatten)]
+        target: Target,
+        /// Output format.
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Show a service's logs, every instance interleaved with an `id |` prefix.
+    Logs {
+        /// The service.
+        service: String,
+        /// Keep printing new lines as they are written.
+        #[arg(short = 'f', long = "follow")]
+        follow: bool,
+        /// Lines to show from the end of each instance's log.
+        #[arg(short = 'n', long = "lines", default_value_t = 50)]
+        lines: usize,
+        #[command(flatten)]
+        target: FollowTarget,
+    },
+    /// Show recent events (crashes, health changes, scaling).
+    Events {
+        #[command(flatten)]
+        target: FollowTarget,
+        /// Keep printing new events.
+        #[arg(short = 'f', long = "follow")]
+        follow: bool,
+        /// Output format.
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Stop a running shoal: drain, stop every instance, exit.
+    Down {
+        #[command(flatten)]
+        target: Target,
+    },
+}

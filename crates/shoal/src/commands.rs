@@ -1,0 +1,285 @@
+//! The client verbs: each talks to a running shoal through [`crate::client::Admin`] and prints a
+//! table for people or JSON for programs.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use comfy_table::{presets::UTF8_BORDERS_ONLY, ContentArrangement, Table};
+use serde_json::{json, Value};
+use shoal_control::ScaleTarget;
+
+use crate::cli::{Output, Target};
+use crate::client::Admin;
+use crate::exit::Failure;
+
+/// `shoal validate`: every problem at once, exit 2 if any.
+pub fn validate(file: &Path) -> Result<(), Failure> {
+    let spec = shoal_spec::load(file, &shoal_spec::LoadOptions { check_ports: true })
+        .map_err(|d| Failure::input(d.to_string()))?;
+    let services: Vec<String> = spec
+        .services
+        .values()
+        .map(|s| {
+            let i = s.instances;
+            format!("{} ({}..{}, desired {})", s.name, i.min, i.max, i.desired)
+        })
+        .collect();
+    println!("{}: ok — {} service(s): {}", file.display(), services.len(), services.join(", "));
+    Ok(())
+}
+
+/// `shoal status [SERVICE]`.
+pub async fn status(target: &Target, service: Option<&str>, output: Output) -> Result<(), Failure> {
+    let admin = Admin::connect(target)?;
+    let mut status = admin.get("/v1/status").await?;
+    if let Some(name) = service {
+        let services = status["services"].as_array().cloned().unwrap_or_default();
+        let known: Vec<&str> = services.iter().filter_map(|s| s["name"].as_str()).collect();
+        if !known.contains(&name) {
+            return Err(Failure::input(format!(
+                "no service named {name:?} (services: {})",
+                known.join(", ")
+            )));
+        }
+        status["services"] = Value::Array(
+            services.into_iter().filter(|s| s["name"] == name).collect(),
+        );
+    }
+    if output == Output::Json {
+        println!("{}", serde_json::to_string_pretty(&status).unwrap_or_default());
+        return Ok(());
+    }
+    let mut services = table(&["SERVICE", "INSTANCES", "DESIRED", "MIN..MAX", "ROUTE", "NOTE"]);
+    let mut instances = table(&[
+        "INSTANCE", "STATE", "PORT", "PID", "REV", "RESTARTS", "UPTIME", "INFLIGHT", "REQUESTS",
+    ]);
+    for s in status["services"].as_array().into_iter().flatten() {
+        let list = s["instances"].as_array().cloned().unwrap_or_default();
+        let healthy = list.iter().filter(|i| i["state"] == "healthy").count();
+        let note = if s["fail_open"] == true { "FAILING OPEN: no healthy instance" } else { "" };
+        services.add_row(vec![
+            s["name"].as_str().unwrap_or("").to_string(),
+            format!("{healthy}/{} healthy", list.len()),
+            s["desired"].to_string(),
+            format!("{}..{}", s["min"], s["max"]),
+            s["route"].as_str().unwrap_or("-").to_string(),
+            note.to_string(),
+        ]);
+        for i in &list {
+            let mut state = i["state"].as_str().unwrap_or("").to_string();
+            if i["ejected"] == true {
+                state.push_str(" (ejected)");
+            }
+            instances.add_row(vec![
+                i["id"].as_str().unwrap_or("").to_string(),
+                state,
+                opt(&i["port"]),
+                opt(&i["pid"]),
+                i["revision"].to_string(),
+                i["restarts"].to_string(),
+                i["uptime_secs"].as_u64().map_or("-".into(), human_secs),
+                i["inflight"].to_string(),
+                i["requests"].to_string(),
+            ]);
+        }
+    }
+    println!("{services}");
+    println!("{instances}");
+    Ok(())
+}
+
+/// `shoal scale SERVICE N|+N|-N`.
+pub async fn scale(target: &Target, service: &str, count: &str, output: Output) -> Result<(), Failure> {
+    let parsed = parse_count(count)?;
+    let body = match parsed {
+        ScaleTarget::To(n) => json!({ "count": n }),
+        ScaleTarget::By(d) => json!({ "delta": d }),
+    };
+    let mut admin = Admin::connect(target)?;
+    let result = admin
+        .post(&format!("/v1/services/{service}/scale"), body)
+        .await?;
+    if output == Output::Json {
+        println!("{result}");
+    } else if result["from"] == result["to"] {
+        println!("{service}: already at {}", result["to"]);
+    } else {
+        println!("{service}: {} → {} instances", result["from"], result["to"]);
+    }
+    Ok(())
+}
+
+/// `N`, `+N` or `-N`.
+pub fn parse_count(s: &str) -> Result<ScaleTarget, Failure> {
+    let bad = || {
+        Failure::input(format!(
+            "invalid count {s:?}: expected N (e.g. 3), +N (e.g. +2) or -N (e.g. -1)"
+        ))
+    };
+    if let Some(rest) = s.strip_prefix('+') {
+        rest.parse::<u32>().map(|n| ScaleTarget::By(n.into())).map_err(|_| bad())
+    } else if let Some(rest) = s.strip_prefix('-') {
+        rest.parse::<u32>().map(|n| ScaleTarget::By(-i64::from(n))).map_err(|_| bad())
+    } else {
+        s.parse::<u32>().map(ScaleTarget::To).map_err(|_| bad())
+    }
+}
+
+/// `shoal logs SERVICE [-f] [--lines N]`: read from the instances' log files in the data dir.
+pub async fn logs(target: &Target, service: &str, follow: bool, lines: usize) -> Result<(), Failure> {
+    let mut admin = Admin::connect(target)?;
+    let status = admin.get("/v1/status").await?;
+    let known: Vec<String> = status["services"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["name"].as_str().map(str::to_string))
+        .collect();
+    if !known.iter().any(|k| k == service) {
+        return Err(Failure::input(format!(
+            "no service named {service:?} (services: {})",
+            known.join(", ")
+        )));
+    }
+    let log_dir = admin.data_dir().await?.join("logs");
+    let files = instance_logs(&log_dir, service)?;
+    let mut merged = Vec::new();
+    for (id, path) in &files {
+        merged.extend(shoal_runtime::tail_lines(path, id, lines)?);
+    }
+    merged.sort_by(|a, b| a.timestamp.cmp(&b.timestamp));
+    for l in &merged {
+        print_line(l);
+    }
+    if !follow {
+        return Ok(());
+    }
+    let mut followers: BTreeMap<String, shoal_runtime::LogFollower> = files
+        .iter()
+        .map(|(id, path)| (id.clone(), shoal_runtime::LogFollower::new(path, id, true)))
+        .collect();
+    loop {
+        // New instances (scale-out, restarts) appear as new files.
+        for (id, path) in instance_logs(&log_dir, service)? {
+            followers
+                .entry(id.clone())
+                .or_insert_with(|| shoal_runtime::LogFollower::new(&path, &id, false));
+        }
+        let mut batch = Vec::new();
+        for f in followers.values_mut() {
+            batch.extend(f.poll()?);
+        }
+        batch.sort_by(|a, b| a.timestamp.cmp(&b.timestamp));
+        for l in &batch {
+            print_line(l);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn print_line(l: &shoal_runtime::LogLine) {
+    println!("{} | {}", l.instance_id, l.text);
+}
+
+/// `(instance id, path)` of each current log file of `service` (`<service>-<n>.log`).
+fn instance_logs(dir: &Path, service: &str) -> Result<Vec<(String, std::path::PathBuf)>, Failure> {
+    let mut out = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(Failure::op(format!("cannot read {}: {e}", dir.display()))),
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(id) = name.strip_suffix(".log") else { continue };
+        let Some(n) = id.strip_prefix(service).and_then(|r| r.strip_prefix('-')) else { continue };
+        if n.parse::<u32>().is_ok() {
+            out.push((id.to_string(), entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// `shoal events [-f]`.
+pub async fn events(target: &Target, follow: bool, output: Output) -> Result<(), Failure> {
+    let admin = Admin::connect(target)?;
+    let mut since = 0u64;
+    loop {
+        let page = admin.get(&format!("/v1/events?since={since}&limit=1000")).await?;
+        for e in page["events"].as_array().into_iter().flatten() {
+            since = since.max(e["seq"].as_u64().unwrap_or(0));
+            if output == Output::Json {
+                println!("{e}");
+            } else {
+                println!(
+                    "{}  {:<12} {:<12} {}",
+                    e["time"].as_str().unwrap_or(""),
+                    e["service"].as_str().unwrap_or(""),
+                    e["kind"].as_str().unwrap_or(""),
+                    e["message"].as_str().unwrap_or("")
+                );
+            }
+        }
+        if !follow {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// `shoal down`: ask shoal to stop, then wait until it has.
+pub async fn down(target: &Target) -> Result<(), Failure> {
+    let mut admin = Admin::connect(target)?;
+    admin.post("/v1/shutdown", json!({})).await?;
+    eprint!("shoal is draining and stopping every instance");
+    for _ in 0..600 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if admin.get("/v1/status").await.is_err() {
+            eprintln!(" — stopped");
+            return Ok(());
+        }
+        eprint!(".");
+    }
+    Err(Failure::op("shoal is still running after 150s; check `shoal status`"))
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_BORDERS_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header.to_vec());
+    t
+}
+
+fn opt(v: &Value) -> String {
+    if v.is_null() {
+        "-".into()
+    } else {
+        v.to_string()
+    }
+}
+
+fn human_secs(s: u64) -> String {
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{}s", s / 60, s % 60),
+        _ => format!("{}h{}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_parse() {
+        assert_eq!(parse_count("3").unwrap(), ScaleTarget::To(3));
+        assert_eq!(parse_count("+2").unwrap(), ScaleTarget::By(2));
+        assert_eq!(parse_count("-1").unwrap(), ScaleTarget::By(-1));
+        for bad in ["", "x", "+", "-x", "1.5", "+-1"] {
+            assert_eq!(parse_count(bad).unwrap_err().code, 2, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! One `[services.NAME]` table compiled into a [`ServiceSpec`].
+
+mod policy;
+mod process;
+mod routing;
+
+use crate::model::ServiceSpec;
+use crate::walk::{Entry, Span, TableRef, Walker};
+
+use super::Context;
+
+const SERVICE_KEYS: &[&str] = &[
+    "command",
+    "workdir",
+    "env",
+    "route",
+    "host",
+    "instances",
+    "health",
+    "stop",
+    "restart",
+    "resources",
+    "slow_start",
+];
+
+/// Keys people plausibly write that mean something else here.
+const MISPLACED: &[(&str, &str)] = &[
+    (
+        "port",
+        "shoal picks each instance's port: put \"{port}\" in command, or read $PORT in the app",
+    ),
+    (
+        "args",
+        "arguments go in command after the program: command = [\"./app\", \"--flag\"]",
+    ),
+    (
+        "path",
+        "for the health check path write health = { path = \"/healthz\" }; for routing write route = \"/\"",
+    ),
+];
+
+pub(crate) const MAX_NAME_LEN: usize = 40;
+
+/// A compiled service, plus where its route was written (for the duplicate-route check).
+pub(crate) struct Compiled {
+    pub(crate) spec: ServiceSpec,
+    /// Set only when route and host are both valid.
+    pub(crate) route_span: Option<Span>,
+}
+
+/// True for `[a-z0-9][a-z0-9-]*`, at most [`MAX_NAME_LEN`] characters.
+pub(crate) fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= MAX_NAME_LEN
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn check_name(w: &mut Walker<'_>, entry: &Entry<'_>) {
+    let name = entry.name;
+    if valid_name(name) {
+        return;
+    }
+    let mut suggestion: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect::<String>()
+        .trim_start_matches('-')
+        .to_owned();
+    suggestion.truncate(MAX_NAME_LEN);
+    let example = if valid_name(&suggestion) {
+        format!(", e.g. \"{suggestion}\"")
+    } else {
+        String::new()
+    };
+    w.error(
+        entry.key_span(),
+        format!("invalid service name \"{name}\""),
+        Some(format!(
+            "service names are 1 to {MAX_NAME_LEN} characters of lower-case letters, digits and '-', starting with a letter or digit{example}"
+        )),
+    );
+}
+
+/// Compiles one entry of `[services]`. `None` when the entry is not a table (reported).
+pub(crate) fn compile(
+    w: &mut Walker<'_>,
+    cx: &Context<'_>,
+    services: &TableRef<'_>,
+    entry: Entry<'_>,
+) -> Option<Compiled> {
+    check_name(w, &entry);
+    let t = w.table(
+        services,
+        entry,
+        &format!(
+            "[services.{}] with command = [\"./my-app\", \"--port\", \"{{port}}\"]",
+            entry.name
+        ),
+    )?;
+    w.check_keys(&t, SERVICE_KEYS, MISPLACED);
+
+    let (command, program) = process::command(w, cx, &t, entry.name);
+    let workdir = process::workdir(w, cx, &t);
+    let env = process::env(w, &t);
+    let (route, route_span) = routing::route(w, &t);
+    let instances = policy::instances(w, &t);
+    let health = policy::health(w, &t, route.is_some());
+    let stop = policy::stop(w, &t);
+    let restart = policy::restart(w, &t);
+    let resources = policy::resources(w, &t);
+    let slow_start = policy::slow_start(w, &t);
+
+    Some(Compiled {
+        spec: ServiceSpec {
+            name: entry.name.to_owned(),
+            command,
+            program,
+            workdir,
+            env,
+            route,
+            instances,
+            health,
+            stop,
+            restart,
+            resources,
+            slow_start,
+        },
+        route_span,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_name;
+
+    #[test]
+    fn names() {
+        for ok in ["web", "a", "0", "api-v2", "x-", &"a".repeat(40)] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "Web",
+            "-web",
+            "web_api",
+            "web.api",
+            "wéb",
+            &"a".repeat(41),
+        ] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+}
