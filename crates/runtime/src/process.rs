@@ -1,0 +1,264 @@
+//! A running instance, seen from shoal: its shim process and the control channel to it.
+
+use std::fmt;
+use std::os::fd::OwnedFd;
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+use crate::error::RuntimeError;
+use crate::exit::ExitInfo;
+use crate::launch::{LaunchSpec, ShimCommand};
+use crate::protocol::ControlMsg;
+use crate::shim::ShimArgs;
+
+/// How long the shim may take to report that the program runs.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long to wait for the shim to end or report after it was sent `SIGKILL`.
+const KILL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A started instance: the program runs under its shim, in a process group led by the shim.
+///
+/// Dropping a `RunningProcess` does not leak processes: the write end of the shim's stdin pipe is
+/// closed with it, and the shim answers end-of-file on its stdin by `SIGKILL`ing the whole group.
+/// The same happens when shoal dies, however abruptly. Use [`RunningProcess::stop`] for a
+/// graceful stop that also reports how the program ended.
+pub struct RunningProcess {
+    instance_id: String,
+    shim: Child,
+    /// Keeps the shim's stdin pipe open; closing it kills the instance. Never written.
+    _lifeline: Option<OwnedFd>,
+    control: Lines<BufReader<ChildStdout>>,
+    pid: u32,
+    pgid: u32,
+    /// How the program ended, once known.
+    exit: Option<ExitInfo>,
+    /// Whether the shim has been reaped; its pid (= the group id) may be reused from then on, so
+    /// no more signals are sent.
+    reaped: bool,
+}
+
+impl fmt::Debug for RunningProcess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunningProcess")
+            .field("instance_id", &self.instance_id)
+            .field("pid", &self.pid)
+            .field("group_id", &self.pgid)
+            .field("exit", &self.exit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningProcess {
+    /// Starts the instance described by `spec` under a shim run with `shim`.
+    ///
+    /// Returns once the program runs (the shim reported its pid). A program that cannot be
+    /// started yields [`RuntimeError::Start`] with a message naming the cause and path, e.g.
+    /// `program not found: /srv/bin/web`; no report within 10 s yields
+    /// [`RuntimeError::Timeout`]. Dropping the future before it completes kills what was started.
+    pub async fn spawn(shim: &ShimCommand, spec: &LaunchSpec) -> Result<Self, RuntimeError> {
+        let shim_args = ShimArgs::from_spec(spec)?;
+        let mut command = Command::new(&shim.exe);
+        command
+            .args(&shim.leading_args)
+            .args(shim_args.to_args())
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .process_group(0)
+            .kill_on_drop(false);
+        let mut child = command.spawn().map_err(|e| RuntimeError::Start {
+            message: format!(
+                "cannot start the instance supervisor {}: {e}",
+                shim.exe.display()
+            ),
+        })?;
+        let lifeline = match child.stdin.take().map(|stdin| stdin.into_owned_fd()) {
+            Some(Ok(fd)) => Some(fd),
+            Some(Err(e)) => return Err(e.into()),
+            None => None,
+        };
+        let Some(pgid) = child.id() else {
+            return Err(RuntimeError::Protocol(
+                "the instance supervisor ended at once".into(),
+            ));
+        };
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| RuntimeError::Protocol("no control channel".into()))?;
+        let mut process = Self {
+            instance_id: spec.instance_id.clone(),
+            shim: child,
+            _lifeline: lifeline,
+            control: BufReader::new(stdout).lines(),
+            pid: 0,
+            pgid,
+            exit: None,
+            reaped: false,
+        };
+
+        let first = tokio::time::timeout(START_TIMEOUT, process.control.next_line()).await;
+        let failure = match first {
+            Ok(Ok(Some(line))) => match ControlMsg::parse(&line) {
+                Some(ControlMsg::Pid(pid)) => {
+                    process.pid = pid;
+                    tracing::debug!(
+                        instance = %process.instance_id,
+                        pid,
+                        group = pgid,
+                        "instance started"
+                    );
+                    return Ok(process);
+                }
+                Some(ControlMsg::Error(message)) => RuntimeError::Start { message },
+                _ => RuntimeError::Protocol(format!(
+                    "unexpected first message from the instance supervisor: {line:?}"
+                )),
+            },
+            Ok(Ok(None)) => RuntimeError::Protocol(
+                "the instance supervisor ended without starting the program".into(),
+            ),
+            Ok(Err(e)) => RuntimeError::Io(e),
+            Err(_) => RuntimeError::Timeout(START_TIMEOUT),
+        };
+        process.exit = Some(ExitInfo::Lost);
+        process.finish().await;
+        Err(failure)
+    }
+
+    /// The program's pid (a child of the shim).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The instance's process group id, which is the shim's pid. The program and everything it
+    /// starts belong to this group unless they leave it on purpose.
+    pub fn group_id(&self) -> u32 {
+        self.pgid
+    }
+
+    /// Sends `sig` to the whole process group (the shim ignores `SIGTERM`, `SIGINT` and
+    /// `SIGHUP`). A group that no longer exists is not an error, and once the instance has been
+    /// fully reaped nothing is sent, since the group id may belong to someone else by then.
+    pub fn signal_group(&self, sig: Signal) -> Result<(), RuntimeError> {
+        if self.reaped {
+            return Ok(());
+        }
+        match killpg(Pid::from_raw(self.pgid as i32), sig) {
+            Ok(()) | Err(Errno::ESRCH) => Ok(()),
+            Err(errno) => Err(RuntimeError::Signal {
+                signal: sig,
+                pgid: self.pgid,
+                errno,
+            }),
+        }
+    }
+
+    /// Resolves when the program has ended, with how it ended.
+    ///
+    /// Cancel-safe: the status is kept once known, so this can be polled in `tokio::select!`
+    /// repeatedly and called again after it resolved. Before it resolves the first time, whatever
+    /// the program left behind in its group is killed and the shim is reaped.
+    pub async fn wait(&mut self) -> ExitInfo {
+        let info = self.read_exit().await;
+        self.finish().await;
+        info
+    }
+
+    /// Stops the instance: `SIGTERM` to the group, up to `grace` for the program to exit, then
+    /// `SIGKILL` to the group. After the program exited the group is `SIGKILL`ed in any case, to
+    /// clear leftover descendants. Returns how the program ended; when the group had to be
+    /// killed before the shim could report, that is `SIGKILL`.
+    ///
+    /// If the instance had already ended this just returns its status. Not meant to be cancelled;
+    /// if it is, calling it again (or dropping the process) is still safe.
+    pub async fn stop(&mut self, grace: Duration) -> ExitInfo {
+        if self.exit.is_none() {
+            self.signal_logged(Signal::SIGTERM);
+            if tokio::time::timeout(grace, self.read_exit()).await.is_err() {
+                tracing::debug!(
+                    instance = %self.instance_id,
+                    ?grace,
+                    "instance ignored SIGTERM; killing it"
+                );
+                self.signal_logged(Signal::SIGKILL);
+                let reported = tokio::time::timeout(KILL_TIMEOUT, self.read_exit()).await;
+                if matches!(reported, Ok(ExitInfo::Lost) | Err(_)) {
+                    // The shim died with the group before it could report; the program was in
+                    // the group, so it got the same SIGKILL.
+                    self.exit = Some(ExitInfo::Signal(Signal::SIGKILL as i32));
+                }
+            }
+        }
+        self.wait().await
+    }
+
+    /// Reads the control channel until the program's status is known.
+    async fn read_exit(&mut self) -> ExitInfo {
+        loop {
+            if let Some(info) = self.exit {
+                return info;
+            }
+            match self.control.next_line().await {
+                Ok(Some(line)) => match ControlMsg::parse(&line) {
+                    Some(ControlMsg::Exit(info)) => self.exit = Some(info),
+                    _ => tracing::warn!(
+                        instance = %self.instance_id,
+                        %line,
+                        "unexpected message from the instance supervisor"
+                    ),
+                },
+                Ok(None) => self.exit = Some(ExitInfo::Lost),
+                Err(e) => {
+                    tracing::warn!(
+                        instance = %self.instance_id,
+                        error = %e,
+                        "cannot read the instance supervisor's control channel"
+                    );
+                    self.exit = Some(ExitInfo::Lost);
+                }
+            }
+        }
+    }
+
+    /// Kills what is left of the group and reaps the shim. Cancel-safe: until the shim is reaped
+    /// its pid cannot be reused, so repeating the kill is harmless.
+    async fn finish(&mut self) {
+        if self.reaped {
+            return;
+        }
+        self.signal_logged(Signal::SIGKILL);
+        match tokio::time::timeout(KILL_TIMEOUT, self.shim.wait()).await {
+            Ok(Ok(status)) => {
+                tracing::trace!(instance = %self.instance_id, %status, "supervisor reaped");
+                self.reaped = true;
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(
+                    instance = %self.instance_id,
+                    error = %e,
+                    "cannot reap the instance supervisor"
+                );
+                self.reaped = true;
+            }
+            Err(_) => tracing::warn!(
+                instance = %self.instance_id,
+                "the instance supervisor did not end after SIGKILL"
+            ),
+        }
+    }
+
+    fn signal_logged(&self, sig: Signal) {
+        if let Err(e) = self.signal_group(sig) {
+            tracing::warn!(instance = %self.instance_id, error = %e, "cannot signal instance");
+        }
+    }
+}
