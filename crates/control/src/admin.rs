@@ -149,9 +149,16 @@ async fn events(
     query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(q) = query.map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, e.body_text(), Some("use ?since=N&limit=N"))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            e.body_text(),
+            Some("use ?since=N&limit=N"),
+        )
     })?;
-    let events = state.controller.registry().events_since(q.since, q.limit.min(1000));
+    let events = state
+        .controller
+        .registry()
+        .events_since(q.since, q.limit.min(1000));
     Ok(Json(json!({ "events": events })))
 }
 

@@ -64,9 +64,9 @@ pub fn fmt_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if ms == 0 {
         "0s".into()
-    } else if ms % 60_000 == 0 {
+    } else if ms.is_multiple_of(60_000) {
         format!("{}m", ms / 60_000)
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else if ms < 1000 {
         format!("{ms}ms")
@@ -173,11 +173,17 @@ mod tests {
         });
         let mut s = spec();
         assert_eq!(probe(&s, addr).await, Probe::Pass);
-        s.check = HealthCheck::Http { path: "/health".into() };
+        s.check = HealthCheck::Http {
+            path: "/health".into(),
+        };
         // The TCP probe above was the listener's first connection; the next answer is 200.
         assert_eq!(probe(&s, addr).await, Probe::Pass);
         assert!(matches!(probe(&s, addr).await, Probe::Fail(m) if m.contains("503")));
-        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap();
         assert!(matches!(probe(&s, closed).await, Probe::Fail(m) if m.contains("connect")));
     }
 }

@@ -51,7 +51,12 @@ pub(crate) async fn run_slot(
         let port = match free_port() {
             Ok(p) => p,
             Err(e) => {
-                ctx.registry.event(service, Some(&id), "start_failed", format!("{id}: no free port: {e}"));
+                ctx.registry.event(
+                    service,
+                    Some(&id),
+                    "start_failed",
+                    format!("{id}: no free port: {e}"),
+                );
                 if wait_or_stop(&mut stop, spec.restart.max_backoff).await {
                     break;
                 }
@@ -72,7 +77,10 @@ pub(crate) async fn run_slot(
                     service,
                     Some(&id),
                     "start_failed",
-                    format!("{id} failed to start: {e}; retrying in {}", fmt_duration(delay)),
+                    format!(
+                        "{id} failed to start: {e}; retrying in {}",
+                        fmt_duration(delay)
+                    ),
                 );
                 if wait_or_stop(&mut stop, delay).await {
                     break;
@@ -81,7 +89,10 @@ pub(crate) async fn run_slot(
             }
         };
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let endpoint = ctx.registry.gateway().endpoint(&id, service, addr, spec.slow_start);
+        let endpoint = ctx
+            .registry
+            .gateway()
+            .endpoint(&id, service, addr, spec.slow_start);
         let started = Instant::now();
         ctx.registry.update_instance(service, slot, |r| {
             r.state = InstanceState::Starting;
@@ -109,7 +120,12 @@ pub(crate) async fn run_slot(
                     r.restarts += 1;
                     r.last_exit = Some("stopped after failing health checks".into());
                 });
-                ctx.registry.event(service, Some(&id), "restarting", format!("{id} restarting: unhealthy for too long"));
+                ctx.registry.event(
+                    service,
+                    Some(&id),
+                    "restarting",
+                    format!("{id} restarting: unhealthy for too long"),
+                );
             }
             RunEnd::Exited(info) => {
                 if started.elapsed() >= STABLE_AFTER {
@@ -128,7 +144,10 @@ pub(crate) async fn run_slot(
                     service,
                     Some(&id),
                     "crashed",
-                    format!("{id} exited ({info}); restarting in {}", fmt_duration(delay)),
+                    format!(
+                        "{id} exited ({info}); restarting in {}",
+                        fmt_duration(delay)
+                    ),
                 );
                 if wait_or_stop(&mut stop, delay).await {
                     break;
@@ -215,7 +234,8 @@ async fn drain_and_stop(
 ) {
     let service = spec.name.as_str();
     endpoint.start_draining();
-    ctx.registry.update_instance(service, slot, |r| r.state = InstanceState::Draining);
+    ctx.registry
+        .update_instance(service, slot, |r| r.state = InstanceState::Draining);
     let inflight = endpoint.outstanding();
     ctx.registry.event(
         service,
@@ -229,7 +249,10 @@ async fn drain_and_stop(
             service,
             Some(id),
             "draining",
-            format!("{id}: drain limit {} reached with {left} request(s) still in flight", fmt_duration(spec.stop.drain)),
+            format!(
+                "{id}: drain limit {} reached with {left} request(s) still in flight",
+                fmt_duration(spec.stop.drain)
+            ),
         );
     }
     let info = process.stop(spec.stop.timeout).await;
@@ -239,13 +262,21 @@ async fn drain_and_stop(
         r.pid = None;
         r.last_exit = Some(info.to_string());
     });
-    ctx.registry.event(service, Some(id), "stopped", format!("{id} stopped ({info})"));
+    ctx.registry.event(
+        service,
+        Some(id),
+        "stopped",
+        format!("{id} stopped ({info})"),
+    );
 }
 
 /// `backoff × 2^(streak-1)`, capped at `max_backoff`.
 fn backoff(spec: &ServiceSpec, streak: u32) -> Duration {
     let factor = 2u32.saturating_pow(streak.saturating_sub(1).min(20));
-    spec.restart.backoff.saturating_mul(factor).min(spec.restart.max_backoff)
+    spec.restart
+        .backoff
+        .saturating_mul(factor)
+        .min(spec.restart.max_backoff)
 }
 
 /// Sleeps `d` unless the slot is stopped first; true if stopped.
@@ -267,7 +298,11 @@ fn free_port() -> std::io::Result<u16> {
 
 fn launch_spec(ctx: &Context, spec: &ServiceSpec, id: &str, port: u16) -> LaunchSpec {
     let argv = spec.argv_for_port(port);
-    let mut env: Vec<(String, String)> = spec.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut env: Vec<(String, String)> = spec
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     env.push(("PORT".into(), port.to_string()));
     env.push(("SHOAL_INSTANCE_ID".into(), id.to_string()));
     env.push(("SHOAL_SERVICE".into(), spec.name.clone()));
@@ -298,6 +333,9 @@ mod tests {
         .unwrap();
         let web = &spec.services["web"];
         let ms = |n| backoff(web, n).as_millis();
-        assert_eq!((ms(1), ms(2), ms(3), ms(4), ms(5), ms(50)), (100, 200, 400, 800, 1000, 1000));
+        assert_eq!(
+            (ms(1), ms(2), ms(3), ms(4), ms(5), ms(50)),
+            (100, 200, 400, 800, 1000, 1000)
+        );
     }
 }

@@ -150,10 +150,13 @@ impl Controller {
 
     /// Sets a service's desired count within its bounds; remembered across restarts.
     pub fn scale(&self, service: &str, target: ScaleTarget) -> Result<ScaleOutcome, ControlError> {
-        let tx = self.desired.get(service).ok_or_else(|| ControlError::UnknownService {
-            name: service.to_string(),
-            known: self.desired.keys().cloned().collect(),
-        })?;
+        let tx = self
+            .desired
+            .get(service)
+            .ok_or_else(|| ControlError::UnknownService {
+                name: service.to_string(),
+                known: self.desired.keys().cloned().collect(),
+            })?;
         let (min, max, from) = self
             .ctx
             .registry

@@ -43,7 +43,10 @@ impl SavedState {
     /// Saves atomically.
     pub fn save(&self, data_dir: &Path) -> std::io::Result<()> {
         let tmp = data_dir.join("state.json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
+        )?;
         std::fs::rename(tmp, path(data_dir))
     }
 }

@@ -48,13 +48,18 @@ pub(crate) async fn reconcile_service(
 
         if active.len() < want {
             for _ in active.len()..want {
-                let n = (1..).find(|n| !slots.contains_key(n)).expect("a free slot number");
+                let n = (1..)
+                    .find(|n| !slots.contains_key(n))
+                    .expect("a free slot number");
                 let (stop, stop_rx) = watch::channel(false);
                 let task = tokio::spawn(run_slot(Arc::clone(&ctx), Arc::clone(&spec), n, stop_rx));
                 slots.insert(n, Slot { stop, task });
             }
         } else if active.len() > want {
-            for n in removal_order(&ctx, &spec.name, active).into_iter().take(slots_to_stop(&slots, want)) {
+            for n in removal_order(&ctx, &spec.name, active)
+                .into_iter()
+                .take(slots_to_stop(&slots, want))
+            {
                 if let Some(slot) = slots.get(&n) {
                     let _ = slot.stop.send(true);
                 }
@@ -73,7 +78,11 @@ pub(crate) async fn reconcile_service(
 }
 
 fn slots_to_stop(slots: &BTreeMap<u32, Slot>, want: usize) -> usize {
-    slots.values().filter(|s| !s.leaving()).count().saturating_sub(want)
+    slots
+        .values()
+        .filter(|s| !s.leaving())
+        .count()
+        .saturating_sub(want)
 }
 
 /// Best candidates for removal first: slots with no instance yet or not healthy (they serve

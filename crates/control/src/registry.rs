@@ -183,7 +183,13 @@ impl Registry {
     }
 
     /// Records an event and wakes followers. Also logged, so `shoal up` shows it.
-    pub fn event(&self, service: &str, instance: Option<&str>, kind: &'static str, message: String) {
+    pub fn event(
+        &self,
+        service: &str,
+        instance: Option<&str>,
+        kind: &'static str,
+        message: String,
+    ) {
         let event = {
             let mut inner = self.lock();
             inner.events.push(service, instance, kind, message)

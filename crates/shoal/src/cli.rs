@@ -17,7 +17,12 @@ pub struct Cli {
 #[derive(Debug, Args, Clone)]
 pub struct Target {
     /// The spec file.
-    #[arg(short = 'f', long = "file", default_value = "shoal.toml", value_name = "FILE")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        default_value = "shoal.toml",
+        value_name = "FILE"
+    )]
     pub file: PathBuf,
     /// Admin address of a running shoal (default: `admin.listen` from the spec).
     #[arg(long, env = "SHOAL_ADDR", value_name = "HOST:PORT")]
@@ -62,13 +67,23 @@ pub enum Command {
     /// in-flight requests and stops every instance; a second Ctrl-C stops at once.
     Up {
         /// The spec file.
-        #[arg(short = 'f', long = "file", default_value = "shoal.toml", value_name = "FILE")]
+        #[arg(
+            short = 'f',
+            long = "file",
+            default_value = "shoal.toml",
+            value_name = "FILE"
+        )]
         file: PathBuf,
     },
     /// Check a spec file and report every problem with file:line:col (exit 2 on errors).
     Validate {
         /// The spec file.
-        #[arg(short = 'f', long = "file", default_value = "shoal.toml", value_name = "FILE")]
+        #[arg(
+            short = 'f',
+            long = "file",
+            default_value = "shoal.toml",
+            value_name = "FILE"
+        )]
         file: PathBuf,
     },
     /// Show services and their instances.

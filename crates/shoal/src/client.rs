@@ -84,7 +84,12 @@ impl Admin {
         self.call(Method::POST, path, Some(body)).await
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, Failure> {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Failure> {
         let url = format!("{}{path}", self.base);
         let mut req = Request::builder().method(method).uri(&url);
         if let Some(t) = &self.token {
@@ -114,14 +119,19 @@ impl Admin {
             .await
             .map_err(|e| Failure::op(format!("reading the answer from {url}: {e}")))?
             .to_bytes();
-        let value: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-            Value::String(String::from_utf8_lossy(&bytes).into_owned())
-        });
+        let value: Value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
         if status.is_success() {
             return Ok(value);
         }
-        let message = value["error"].as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
-        let hint = value["hint"].as_str().map(|h| format!("\nhint: {h}")).unwrap_or_default();
+        let message = value["error"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| value.to_string());
+        let hint = value["hint"]
+            .as_str()
+            .map(|h| format!("\nhint: {h}"))
+            .unwrap_or_default();
         Err(match status {
             StatusCode::UNAUTHORIZED => Failure::op(format!("{message}{hint}")),
             s if s.is_client_error() => Failure::input(format!("{message}{hint}")),

@@ -16,7 +16,7 @@ use crate::exit::Failure;
 /// `shoal validate`: every problem at once, exit 2 if any.
 pub fn validate(file: &Path) -> Result<(), Failure> {
     let spec = shoal_spec::load(file, &shoal_spec::LoadOptions { check_ports: true })
-        .map_err(|d| Failure::input(d.to_string()))?;
+        .map_err(Failure::spec)?;
     let services: Vec<String> = spec
         .services
         .values()
@@ -25,7 +25,12 @@ pub fn validate(file: &Path) -> Result<(), Failure> {
             format!("{} ({}..{}, desired {})", s.name, i.min, i.max, i.desired)
         })
         .collect();
-    println!("{}: ok — {} service(s): {}", file.display(), services.len(), services.join(", "));
+    println!(
+        "{}: ok — {} service(s): {}",
+        file.display(),
+        services.len(),
+        services.join(", ")
+    );
     Ok(())
 }
 
@@ -42,22 +47,35 @@ pub async fn status(target: &Target, service: Option<&str>, output: Output) -> R
                 known.join(", ")
             )));
         }
-        status["services"] = Value::Array(
-            services.into_iter().filter(|s| s["name"] == name).collect(),
-        );
+        status["services"] =
+            Value::Array(services.into_iter().filter(|s| s["name"] == name).collect());
     }
     if output == Output::Json {
-        println!("{}", serde_json::to_string_pretty(&status).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&status).unwrap_or_default()
+        );
         return Ok(());
     }
-    let mut services = table(&["SERVICE", "INSTANCES", "DESIRED", "MIN..MAX", "ROUTE", "NOTE"]);
+    let mut services = table(&[
+        "SERVICE",
+        "INSTANCES",
+        "DESIRED",
+        "MIN..MAX",
+        "ROUTE",
+        "NOTE",
+    ]);
     let mut instances = table(&[
         "INSTANCE", "STATE", "PORT", "PID", "REV", "RESTARTS", "UPTIME", "INFLIGHT", "REQUESTS",
     ]);
     for s in status["services"].as_array().into_iter().flatten() {
         let list = s["instances"].as_array().cloned().unwrap_or_default();
         let healthy = list.iter().filter(|i| i["state"] == "healthy").count();
-        let note = if s["fail_open"] == true { "FAILING OPEN: no healthy instance" } else { "" };
+        let note = if s["fail_open"] == true {
+            "FAILING OPEN: no healthy instance"
+        } else {
+            ""
+        };
         services.add_row(vec![
             s["name"].as_str().unwrap_or("").to_string(),
             format!("{healthy}/{} healthy", list.len()),
@@ -90,7 +108,12 @@ pub async fn status(target: &Target, service: Option<&str>, output: Output) -> R
 }
 
 /// `shoal scale SERVICE N|+N|-N`.
-pub async fn scale(target: &Target, service: &str, count: &str, output: Output) -> Result<(), Failure> {
+pub async fn scale(
+    target: &Target,
+    service: &str,
+    count: &str,
+    output: Output,
+) -> Result<(), Failure> {
     let parsed = parse_count(count)?;
     let body = match parsed {
         ScaleTarget::To(n) => json!({ "count": n }),
@@ -118,16 +141,25 @@ pub fn parse_count(s: &str) -> Result<ScaleTarget, Failure> {
         ))
     };
     if let Some(rest) = s.strip_prefix('+') {
-        rest.parse::<u32>().map(|n| ScaleTarget::By(n.into())).map_err(|_| bad())
+        rest.parse::<u32>()
+            .map(|n| ScaleTarget::By(n.into()))
+            .map_err(|_| bad())
     } else if let Some(rest) = s.strip_prefix('-') {
-        rest.parse::<u32>().map(|n| ScaleTarget::By(-i64::from(n))).map_err(|_| bad())
+        rest.parse::<u32>()
+            .map(|n| ScaleTarget::By(-i64::from(n)))
+            .map_err(|_| bad())
     } else {
         s.parse::<u32>().map(ScaleTarget::To).map_err(|_| bad())
     }
 }
 
 /// `shoal logs SERVICE [-f] [--lines N]`: read from the instances' log files in the data dir.
-pub async fn logs(target: &Target, service: &str, follow: bool, lines: usize) -> Result<(), Failure> {
+pub async fn logs(
+    target: &Target,
+    service: &str,
+    follow: bool,
+    lines: usize,
+) -> Result<(), Failure> {
     let mut admin = Admin::connect(target)?;
     let status = admin.get("/v1/status").await?;
     let known: Vec<String> = status["services"]
@@ -192,8 +224,12 @@ fn instance_logs(dir: &Path, service: &str) -> Result<Vec<(String, std::path::Pa
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(id) = name.strip_suffix(".log") else { continue };
-        let Some(n) = id.strip_prefix(service).and_then(|r| r.strip_prefix('-')) else { continue };
+        let Some(id) = name.strip_suffix(".log") else {
+            continue;
+        };
+        let Some(n) = id.strip_prefix(service).and_then(|r| r.strip_prefix('-')) else {
+            continue;
+        };
         if n.parse::<u32>().is_ok() {
             out.push((id.to_string(), entry.path()));
         }
@@ -207,7 +243,9 @@ pub async fn events(target: &Target, follow: bool, output: Output) -> Result<(),
     let admin = Admin::connect(target)?;
     let mut since = 0u64;
     loop {
-        let page = admin.get(&format!("/v1/events?since={since}&limit=1000")).await?;
+        let page = admin
+            .get(&format!("/v1/events?since={since}&limit=1000"))
+            .await?;
         for e in page["events"].as_array().into_iter().flatten() {
             since = since.max(e["seq"].as_u64().unwrap_or(0));
             if output == Output::Json {
@@ -242,7 +280,9 @@ pub async fn down(target: &Target) -> Result<(), Failure> {
         }
         eprint!(".");
     }
-    Err(Failure::op("shoal is still running after 150s; check `shoal status`"))
+    Err(Failure::op(
+        "shoal is still running after 150s; check `shoal status`",
+    ))
 }
 
 fn table(header: &[&str]) -> Table {

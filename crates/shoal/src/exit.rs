@@ -9,17 +9,36 @@ pub struct Failure {
     pub code: u8,
     /// What to print (already says what to do next where possible).
     pub message: String,
+    /// The message carries its own `error:` prefixes.
+    pub prefixed: bool,
 }
 
 impl Failure {
     /// The operation failed (exit 1).
     pub fn op(message: impl Into<String>) -> Self {
-        Self { code: 1, message: message.into() }
+        Self {
+            code: 1,
+            message: message.into(),
+            prefixed: false,
+        }
+    }
+
+    /// A spec that failed validation (exit 2); the diagnostics already say `error:` each.
+    pub fn spec(diagnostics: shoal_spec::Diagnostics) -> Self {
+        Self {
+            code: 2,
+            message: diagnostics.to_string(),
+            prefixed: true,
+        }
     }
 
     /// The input was bad (exit 2).
     pub fn input(message: impl Into<String>) -> Self {
-        Self { code: 2, message: message.into() }
+        Self {
+            code: 2,
+            message: message.into(),
+            prefixed: false,
+        }
     }
 }
 

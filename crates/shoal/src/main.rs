@@ -30,6 +30,10 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(failure) if failure.prefixed => {
+            eprint!("{failure}");
+            ExitCode::from(failure.code)
+        }
         Err(failure) => {
             eprintln!("error: {failure}");
             ExitCode::from(failure.code)
@@ -41,18 +45,28 @@ async fn run(command: Command) -> Result<(), Failure> {
     match command {
         Command::Up { file } => up::run(&file).await,
         Command::Validate { file } => commands::validate(&file),
-        Command::Status { service, target, output } => {
-            commands::status(&target, service.as_deref(), output).await
-        }
-        Command::Scale { service, count, target, output } => {
-            commands::scale(&target, &service, &count, output).await
-        }
-        Command::Logs { service, follow, lines, target } => {
-            commands::logs(&target.into(), &service, follow, lines).await
-        }
-        Command::Events { target, follow, output } => {
-            commands::events(&target.into(), follow, output).await
-        }
+        Command::Status {
+            service,
+            target,
+            output,
+        } => commands::status(&target, service.as_deref(), output).await,
+        Command::Scale {
+            service,
+            count,
+            target,
+            output,
+        } => commands::scale(&target, &service, &count, output).await,
+        Command::Logs {
+            service,
+            follow,
+            lines,
+            target,
+        } => commands::logs(&target.into(), &service, follow, lines).await,
+        Command::Events {
+            target,
+            follow,
+            output,
+        } => commands::events(&target.into(), follow, output).await,
         Command::Down { target } => commands::down(&target).await,
     }
 }

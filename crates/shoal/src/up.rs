@@ -16,18 +16,27 @@ use crate::exit::Failure;
 
 /// Runs until told to stop.
 pub async fn run(file: &Path) -> Result<(), Failure> {
-    let spec = shoal_spec::load(file, &shoal_spec::LoadOptions::default())
-        .map_err(|d| Failure::input(d.to_string()))?;
+    let spec =
+        shoal_spec::load(file, &shoal_spec::LoadOptions::default()).map_err(Failure::spec)?;
 
     let gateway_listener = TcpListener::bind(spec.gateway.listen).await.map_err(|e| {
-        Failure::op(format!("cannot listen on {} (gateway.listen): {e}", spec.gateway.listen))
+        Failure::op(format!(
+            "cannot listen on {} (gateway.listen): {e}",
+            spec.gateway.listen
+        ))
     })?;
     let admin_listener = TcpListener::bind(spec.admin.listen).await.map_err(|e| {
-        Failure::op(format!("cannot listen on {} (admin.listen): {e}", spec.admin.listen))
+        Failure::op(format!(
+            "cannot listen on {} (admin.listen): {e}",
+            spec.admin.listen
+        ))
     })?;
     let data_dir = spec.admin.data_dir.clone();
     let token = shoal_control::load_or_create_token(&data_dir).map_err(|e| {
-        Failure::op(format!("cannot create the token in {}: {e}", data_dir.display()))
+        Failure::op(format!(
+            "cannot create the token in {}: {e}",
+            data_dir.display()
+        ))
     })?;
     let shim = ShimCommand::current_exe()
         .map_err(|e| Failure::op(format!("cannot find shoal's own executable: {e}")))?;
@@ -70,7 +79,10 @@ pub async fn run(file: &Path) -> Result<(), Failure> {
     println!("shoal is up");
     println!("  gateway  http://{gateway_addr}");
     println!("  admin    http://{admin_addr}");
-    println!("  token    {}", shoal_control::token_path(&data_dir).display());
+    println!(
+        "  token    {}",
+        shoal_control::token_path(&data_dir).display()
+    );
     println!(
         "  services {}",
         spec.services

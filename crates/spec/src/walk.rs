@@ -193,7 +193,10 @@ impl<'s> Walker<'s> {
         let span = entry.value_span();
         match convert(entry.item) {
             Ok(v) => Val::Given(v, span),
-            Err(p) => {
+            Err(mut p) => {
+                // Name the key: "health.interval: invalid duration" reads better than the bare
+                // complaint, above all in inline tables where the key is off to the left.
+                p.message = format!("{}: {}", table.child_path(key), p.message);
                 self.problem(span, p);
                 Val::Invalid
             }

@@ -1,0 +1,12 @@
+//! End-to-end tests: the real `shoal` binary, real instances (taskboard, python's http.server),
+//! real sockets and a real load generator. Bounds are generous: the machines are shared.
+
+mod e2e {
+    pub mod support;
+
+    mod admin;
+    mod balancing;
+    mod foreign;
+    mod lifecycle;
+    mod spec_errors;
+}
