@@ -44,118 +44,90 @@ pub(crate) async fn run_slot(
     let service = spec.name.as_str();
     let id = format!("{service}-{slot}");
     let mut crash_streak: u32 = 0;
-    loop {
-        if *stop.borrow() {
-            break;
-        }
-        let port = match free_port() {
-            Ok(p) => p,
-            Err(e) => {
-                ctx.registry.event(
-                    service,
-                    Some(&id),
-                    "start_failed",
-                    format!("{id}: no free port: {e}"),
-                );
-                if wait_or_stop(&mut stop, spec.restart.max_backoff).await {
-                    break;
-                }
-                continue;
-            }
-        };
-        let launch = launch_spec(&ctx, &spec, &id, port);
-        let mut process = match RunningProcess::spawn(&ctx.shim, &launch).await {
-            Ok(p) => p,
-            Err(e) => {
-                crash_streak += 1;
-                let delay = backoff(&spec, crash_streak);
-                ctx.registry.update_instance(service, slot, |r| {
-                    r.state = InstanceState::Stopped;
-                    r.last_exit = Some(format!("failed to start: {e}"));
-                });
-                ctx.registry.event(
-                    service,
-                    Some(&id),
-                    "start_failed",
-                    format!(
-                        "{id} failed to start: {e}; retrying in {}",
-                        fmt_duration(delay)
-                    ),
-                );
-                if wait_or_stop(&mut stop, delay).await {
-                    break;
-                }
-                continue;
-            }
-        };
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let endpoint = ctx
-            .registry
-            .gateway()
-            .endpoint(&id, service, addr, spec.slow_start);
+    while !*stop.borrow() {
         let started = Instant::now();
-        ctx.registry.update_instance(service, slot, |r| {
-            r.state = InstanceState::Starting;
-            r.port = Some(port);
-            r.pid = Some(process.pid());
-            r.started_at = Some(started);
-            r.endpoint = Some(Arc::clone(&endpoint));
-        });
+        // Why this run ended, as (event kind, what happened); `None` = the slot was stopped.
+        let ended: Option<(&'static str, String)> = match start(&ctx, &spec, slot, &id).await {
+            Err(why) => Some(("start_failed", why)),
+            Ok((mut process, endpoint)) => {
+                let end =
+                    supervise(&ctx, &spec, slot, &id, &mut process, &endpoint, &mut stop).await;
+                endpoint.start_draining();
+                match end {
+                    RunEnd::Stopped => None,
+                    RunEnd::Unhealthy => Some((
+                        "restarting",
+                        "stopped after failing health checks".to_string(),
+                    )),
+                    RunEnd::Exited(info) => Some(("crashed", format!("exited ({info})"))),
+                }
+            }
+        };
+        let Some((kind, why)) = ended else { break };
+        if started.elapsed() >= STABLE_AFTER {
+            crash_streak = 0;
+        }
+        crash_streak += 1;
+        let delay = backoff(&spec, crash_streak);
+        record_exit(&ctx, service, slot, why.clone(), true);
         ctx.registry.event(
             service,
             Some(&id),
-            "started",
-            format!("{id} started (pid {}, port {port})", process.pid()),
+            kind,
+            format!("{id} {why}; restarting in {}", fmt_duration(delay)),
         );
-
-        let end = supervise(&ctx, &spec, slot, &id, &mut process, &endpoint, &mut stop).await;
-        endpoint.start_draining();
-        match end {
-            RunEnd::Stopped => break,
-            RunEnd::Unhealthy => {
-                ctx.registry.update_instance(service, slot, |r| {
-                    r.state = InstanceState::Stopped;
-                    r.endpoint = None;
-                    r.pid = None;
-                    r.restarts += 1;
-                    r.last_exit = Some("stopped after failing health checks".into());
-                });
-                ctx.registry.event(
-                    service,
-                    Some(&id),
-                    "restarting",
-                    format!("{id} restarting: unhealthy for too long"),
-                );
-            }
-            RunEnd::Exited(info) => {
-                if started.elapsed() >= STABLE_AFTER {
-                    crash_streak = 0;
-                }
-                crash_streak += 1;
-                let delay = backoff(&spec, crash_streak);
-                ctx.registry.update_instance(service, slot, |r| {
-                    r.state = InstanceState::Stopped;
-                    r.endpoint = None;
-                    r.pid = None;
-                    r.restarts += 1;
-                    r.last_exit = Some(info.to_string());
-                });
-                ctx.registry.event(
-                    service,
-                    Some(&id),
-                    "crashed",
-                    format!(
-                        "{id} exited ({info}); restarting in {}",
-                        fmt_duration(delay)
-                    ),
-                );
-                if wait_or_stop(&mut stop, delay).await {
-                    break;
-                }
-            }
+        if wait_or_stop(&mut stop, delay).await {
+            break;
         }
     }
     ctx.registry.remove_instance(service, slot);
+}
+
+/// Starts one process for the slot and registers it as `starting`.
+async fn start(
+    ctx: &Context,
+    spec: &ServiceSpec,
+    slot: u32,
+    id: &str,
+) -> Result<(RunningProcess, Arc<shoal_gateway::Endpoint>), String> {
+    let service = spec.name.as_str();
+    let port = free_port().map_err(|e| format!("found no free port: {e}"))?;
+    let launch = launch_spec(ctx, spec, id, port);
+    let process = RunningProcess::spawn(&ctx.shim, &launch)
+        .await
+        .map_err(|e| format!("failed to start: {e}"))?;
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let endpoint = ctx
+        .registry
+        .gateway()
+        .endpoint(id, service, addr, spec.slow_start);
+    ctx.registry.update_instance(service, slot, |r| {
+        r.state = InstanceState::Starting;
+        r.port = Some(port);
+        r.pid = Some(process.pid());
+        r.started_at = Some(Instant::now());
+        r.endpoint = Some(Arc::clone(&endpoint));
+    });
+    ctx.registry.event(
+        service,
+        Some(id),
+        "started",
+        format!("{id} started (pid {}, port {port})", process.pid()),
+    );
+    Ok((process, endpoint))
+}
+
+/// Records that the slot's process is gone, and why.
+fn record_exit(ctx: &Context, service: &str, slot: u32, why: String, restarting: bool) {
+    ctx.registry.update_instance(service, slot, |r| {
+        r.state = InstanceState::Stopped;
+        r.endpoint = None;
+        r.pid = None;
+        if restarting {
+            r.restarts += 1;
+        }
+        r.last_exit = Some(why);
+    });
 }
 
 /// Watches one running process: probes it, moves it between starting/healthy/unhealthy, and
@@ -256,12 +228,7 @@ async fn drain_and_stop(
         );
     }
     let info = process.stop(spec.stop.timeout).await;
-    ctx.registry.update_instance(service, slot, |r| {
-        r.state = InstanceState::Stopped;
-        r.endpoint = None;
-        r.pid = None;
-        r.last_exit = Some(info.to_string());
-    });
+    record_exit(ctx, service, slot, info.to_string(), false);
     ctx.registry.event(
         service,
         Some(id),

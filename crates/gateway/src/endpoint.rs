@@ -11,11 +11,17 @@ use tokio::time::Instant;
 
 use crate::pool::Pool;
 
-/// Latency decay constant: a sample's weight halves roughly every 7 s (linkerd uses 10 s).
-const EWMA_TAU: Duration = Duration::from_secs(10);
-/// Lowest latency an endpoint is credited with, so that a fresh or very fast instance is not
-/// handed every request at once.
-const RTT_FLOOR: Duration = Duration::from_micros(200);
+/// The latency estimate decays toward zero with this time constant when no new sample arrives
+/// (tower's and linkerd's peak-EWMA do the same, with 10 s). Without decay, an instance that had
+/// one slow response stops winning duels, never gets the sample that would correct it, and
+/// starves. With 2 s, an avoided instance is tried again within a few seconds; under load,
+/// samples arrive continuously and the decay hardly matters.
+const DECAY_TAU: Duration = Duration::from_secs(2);
+/// Weight of a new sample that is faster than the current estimate (slower ones replace it).
+const FASTER_SAMPLE_WEIGHT: f64 = 0.5;
+/// Lowest latency an endpoint is credited with: differences below it are noise (loopback
+/// jitter), and a very fast instance is not handed every request at once.
+const RTT_FLOOR: Duration = Duration::from_millis(1);
 /// Share of its full weight a brand-new instance starts with during slow start.
 const SLOW_START_MIN: f64 = 0.1;
 
@@ -156,20 +162,21 @@ impl Endpoint {
     pub(crate) fn observe_latency(&self, rtt: Duration, now: Instant) {
         let sample = rtt.as_nanos() as f64;
         let mut est = self.latency.lock().unwrap_or_else(|e| e.into_inner());
-        est.nanos = Some(match est.nanos {
+        est.nanos = Some(match est.decayed(now) {
             Some(prev) if sample <= prev => {
-                let elapsed = now.saturating_duration_since(est.updated).as_secs_f64();
-                let w = (-elapsed / EWMA_TAU.as_secs_f64()).exp();
-                prev * w + sample * (1.0 - w)
+                prev * (1.0 - FASTER_SAMPLE_WEIGHT) + sample * FASTER_SAMPLE_WEIGHT
             }
             _ => sample,
         });
         est.updated = now;
     }
 
-    /// Latency estimate in nanoseconds, `None` before the first response.
-    pub(crate) fn rtt_nanos(&self) -> Option<f64> {
-        self.latency.lock().unwrap_or_else(|e| e.into_inner()).nanos
+    /// Latency estimate in nanoseconds as of `now`, `None` before the first response.
+    pub(crate) fn rtt_nanos(&self, now: Instant) -> Option<f64> {
+        self.latency
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .decayed(now)
     }
 
     /// Load cost used by P2C: latency × (outstanding + 1), inflated while slow start ramps.
@@ -199,8 +206,17 @@ impl Endpoint {
 
     /// The current latency estimate, if any request has completed.
     pub fn latency_estimate(&self) -> Option<Duration> {
-        let est = self.latency.lock().unwrap_or_else(|e| e.into_inner());
-        est.nanos.map(|n| Duration::from_nanos(n as u64))
+        self.rtt_nanos(Instant::now())
+            .map(|n| Duration::from_nanos(n as u64))
+    }
+}
+
+impl LatencyEstimate {
+    /// The estimate decayed for the time since the last sample.
+    fn decayed(&self, now: Instant) -> Option<f64> {
+        let idle = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.nanos
+            .map(|n| n * (-idle / DECAY_TAU.as_secs_f64()).exp())
     }
 }
 

@@ -70,7 +70,7 @@ impl RoutingTable {
 /// The P2C duel. An endpoint without a latency sample is costed with its rival's estimate, so a
 /// new instance competes on load alone instead of being starved or flooded.
 fn cheaper<'a>(a: &'a Arc<Endpoint>, b: &'a Arc<Endpoint>, now: Instant) -> &'a Arc<Endpoint> {
-    let (ra, rb) = match (a.rtt_nanos(), b.rtt_nanos()) {
+    let (ra, rb) = match (a.rtt_nanos(now), b.rtt_nanos(now)) {
         (Some(x), Some(y)) => (x, y),
         (Some(x), None) => (x, x),
         (None, Some(y)) => (y, y),
@@ -294,15 +294,46 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn latency_is_peak_ewma() {
+    async fn latency_is_peak_ewma_and_decays_when_idle() {
         let a = ep("a", 1);
-        let now = Instant::now();
-        a.observe_latency(Duration::from_millis(10), now);
-        a.observe_latency(Duration::from_millis(100), now);
-        assert_eq!(a.latency_estimate(), Some(Duration::from_millis(100)));
-        // A faster sample 10 s later is blended in with weight 1 - e^-1.
-        a.observe_latency(Duration::from_millis(10), now + Duration::from_secs(10));
-        let est = a.latency_estimate().unwrap().as_secs_f64() * 1000.0;
-        assert!((est - (100.0 * (-1f64).exp() + 10.0 * (1.0 - (-1f64).exp()))).abs() < 0.01);
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        a.observe_latency(Duration::from_millis(10), Instant::now());
+        a.observe_latency(Duration::from_millis(100), Instant::now());
+        // A slower sample replaces the estimate at once.
+        assert!((ms(a.latency_estimate().unwrap()) - 100.0).abs() < 0.01);
+        // A faster one is blended in.
+        a.observe_latency(Duration::from_millis(20), Instant::now());
+        assert!((ms(a.latency_estimate().unwrap()) - 60.0).abs() < 0.01);
+        // Without samples it decays toward zero (tau = 2 s): the endpoint gets tried again.
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert!((ms(a.latency_estimate().unwrap()) - 60.0 * (-1f64).exp()).abs() < 0.01);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_endpoint_avoided_after_a_slow_response_is_tried_again_soon() {
+        let a = ep("a", 1);
+        let b = ep("b", 2);
+        a.observe_latency(Duration::from_millis(2), Instant::now());
+        b.observe_latency(Duration::from_millis(40), Instant::now());
+        let backends = Backends::new(vec![a.clone(), b], false);
+        let b_picked = |backends: &Backends| {
+            (0..50).any(|_| &*backends.pick(&[]).unwrap().endpoint().instance_id == "b")
+        };
+        let serve_a_for = |secs: u32| {
+            let a = a.clone();
+            async move {
+                for _ in 0..secs * 2 {
+                    tokio::time::advance(Duration::from_millis(500)).await;
+                    a.observe_latency(Duration::from_millis(2), Instant::now());
+                }
+            }
+        };
+        assert!(!b_picked(&backends));
+        // `a` keeps serving fast while `b` sits idle: `b` is avoided for a while (its estimate
+        // is still well above a's), then competes again (40 ms × e^(-t/2s) nears 2 ms by ~6 s).
+        serve_a_for(2).await;
+        assert!(!b_picked(&backends));
+        serve_a_for(6).await;
+        assert!(b_picked(&backends));
     }
 }

@@ -29,9 +29,10 @@ pub struct GatewaySpec {
     pub connect_timeout: Duration,
     /// Longest wait for an instance's response headers before 504. Default 60s.
     pub response_timeout: Duration,
-    /// Longest wait for a client's request headers (slowloris guard). Default 10s.
+    /// Longest wait for a client's request headers (slowloris guard). Also bounds how long an
+    /// idle client keep-alive connection waits for its next request. Default 10s.
     pub header_timeout: Duration,
-    /// Idle keep-alive connections (client side and pooled upstream) are closed after this. Default 60s.
+    /// Pooled keep-alive connections to instances are not reused after idling this long. Default 60s.
     pub idle_timeout: Duration,
     /// Largest request head accepted from a client, in bytes. Default 64 KiB.
     pub max_header_bytes: usize,
