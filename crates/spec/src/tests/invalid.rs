@@ -257,7 +257,7 @@ fn program_not_executable_or_a_directory() {
         found,
         [
             (2, 12, "command \"sub\" not found"),
-            (3, 11, "workdir \"tool\" is not a directory")
+            (3, 11, "services.web.workdir: \"tool\" is not a directory")
         ]
     );
 
@@ -274,7 +274,7 @@ fn workdir_does_not_exist() {
         &format!("{WEB}workdir = \"no-such-dir-for-shoal\"\n"),
         3,
         11,
-        "workdir \"no-such-dir-for-shoal\" does not exist",
+        "services.web.workdir: \"no-such-dir-for-shoal\" does not exist",
     );
     assert!(hint(&d).contains("/no-such-dir-for-shoal"), "{d}");
 }

@@ -106,13 +106,13 @@ pub(crate) fn workdir(w: &mut Walker<'_>, cx: &Context<'_>, t: &TableRef<'_>) ->
         match std::fs::metadata(&path) {
             Ok(meta) if meta.is_dir() => Ok(path),
             Ok(_) => Err(
-                Problem::new(format!("workdir \"{s}\" is not a directory")).hint(format!(
+                Problem::new(format!("\"{s}\" is not a directory")).hint(format!(
                     "{} is a file; workdir must be a directory",
                     path.display()
                 )),
             ),
             Err(_) => Err(
-                Problem::new(format!("workdir \"{s}\" does not exist")).hint(format!(
+                Problem::new(format!("\"{s}\" does not exist")).hint(format!(
                 "looked for {} (relative paths are resolved against {}); create it or fix the path",
                 path.display(),
                 cx.base_dir.display()
