@@ -129,6 +129,8 @@ pub struct InstanceStatus {
     pub inflight: usize,
     /// Requests sent through the gateway since it became routable.
     pub requests: u64,
+    /// The gateway's latency estimate for it (EWMA of time to response headers), in ms.
+    pub latency_ms: Option<f64>,
     /// Passively ejected after a refused connection, until its next passing check.
     pub ejected: bool,
     /// How its last process ended, if it has ended before.
@@ -299,6 +301,11 @@ impl Registry {
                             uptime_secs: r.started_at.map(|t| now.duration_since(t).as_secs()),
                             inflight: r.endpoint.as_ref().map_or(0, |e| e.outstanding()),
                             requests: r.endpoint.as_ref().map_or(0, |e| e.requests_total()),
+                            latency_ms: r
+                                .endpoint
+                                .as_ref()
+                                .and_then(|e| e.latency_estimate())
+                                .map(|d| (d.as_secs_f64() * 1e5).round() / 100.0),
                             ejected: r.endpoint.as_ref().is_some_and(|e| e.is_ejected()),
                             last_exit: r.last_exit.clone(),
                         })

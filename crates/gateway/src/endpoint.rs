@@ -17,10 +17,16 @@ use crate::pool::Pool;
 /// starves. With 2 s, an avoided instance is tried again within a few seconds; under load,
 /// samples arrive continuously and the decay hardly matters.
 const DECAY_TAU: Duration = Duration::from_secs(2);
-/// Weight of a new sample that is faster than the current estimate (slower ones replace it).
-const FASTER_SAMPLE_WEIGHT: f64 = 0.5;
-/// Lowest latency an endpoint is credited with: differences below it are noise (loopback
-/// jitter), and a very fast instance is not handed every request at once.
+/// Weight of each new sample. Not a peak rule (a slower sample replacing the estimate outright):
+/// on one machine, instances share the CPUs, so one slow response is mostly scheduler noise;
+/// persistent slowness is still caught within a handful of samples, and under concurrency the
+/// in-flight count steers away from a slow instance anyway.
+const SAMPLE_WEIGHT: f64 = 0.1;
+/// A sample counts as at most this multiple of the current estimate, so one outlier raises the
+/// estimate by at most 30 % while a persistently slow instance still climbs 30 % per sample.
+const SAMPLE_CLIP: f64 = 4.0;
+/// Lowest latency an endpoint is credited with, and the estimate of an endpoint before its first
+/// sample: differences below it are noise (loopback jitter).
 const RTT_FLOOR: Duration = Duration::from_millis(1);
 /// Share of its full weight a brand-new instance starts with during slow start.
 const SLOW_START_MIN: f64 = 0.1;
@@ -40,7 +46,7 @@ pub struct Endpoint {
     draining: AtomicBool,
     /// Set by the gateway when a connection is refused; cleared by the next passing health check.
     ejected: AtomicBool,
-    /// Peak-EWMA of time to response headers.
+    /// EWMA of time to response headers.
     latency: Mutex<LatencyEstimate>,
     /// When the endpoint became routable; drives the slow-start ramp.
     routable_since: Instant,
@@ -52,8 +58,10 @@ pub struct Endpoint {
 }
 
 struct LatencyEstimate {
-    /// Nanoseconds; `None` until the first sample.
-    nanos: Option<f64>,
+    /// Nanoseconds; starts at the floor (an optimistic prior that the first samples correct).
+    nanos: f64,
+    /// Whether any sample has been taken.
+    sampled: bool,
     updated: Instant,
 }
 
@@ -75,7 +83,8 @@ impl Endpoint {
             draining: AtomicBool::new(false),
             ejected: AtomicBool::new(false),
             latency: Mutex::new(LatencyEstimate {
-                nanos: None,
+                nanos: RTT_FLOOR.as_nanos() as f64,
+                sampled: false,
                 updated: now,
             }),
             routable_since: now,
@@ -157,38 +166,34 @@ impl Endpoint {
         self.failures_total.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Records the time to response headers (peak-EWMA: a slower sample is taken at once, a
-    /// faster one is blended in).
+    /// Records the time to response headers.
     pub(crate) fn observe_latency(&self, rtt: Duration, now: Instant) {
-        let sample = rtt.as_nanos() as f64;
         let mut est = self.latency.lock().unwrap_or_else(|e| e.into_inner());
-        est.nanos = Some(match est.decayed(now) {
-            Some(prev) if sample <= prev => {
-                prev * (1.0 - FASTER_SAMPLE_WEIGHT) + sample * FASTER_SAMPLE_WEIGHT
-            }
-            _ => sample,
-        });
+        let current = est.decayed(now);
+        let ceiling = current.max(RTT_FLOOR.as_nanos() as f64) * SAMPLE_CLIP;
+        let sample = (rtt.as_nanos() as f64).min(ceiling);
+        est.nanos = current * (1.0 - SAMPLE_WEIGHT) + sample * SAMPLE_WEIGHT;
+        est.sampled = true;
         est.updated = now;
     }
 
-    /// Latency estimate in nanoseconds as of `now`, `None` before the first response.
-    pub(crate) fn rtt_nanos(&self, now: Instant) -> Option<f64> {
+    /// Latency estimate used by P2C, in nanoseconds, never below the floor.
+    pub(crate) fn rtt_cost(&self, now: Instant) -> f64 {
         self.latency
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .decayed(now)
+            .max(RTT_FLOOR.as_nanos() as f64)
     }
 
-    /// Load cost used by P2C: latency × (outstanding + 1), inflated while slow start ramps.
-    /// `rtt_nanos` is supplied by the caller so an endpoint without samples can be costed with
-    /// its rival's estimate (then only load and slow start tell them apart).
-    pub(crate) fn cost(&self, rtt_nanos: f64, now: Instant) -> f64 {
-        let rtt = rtt_nanos.max(RTT_FLOOR.as_nanos() as f64);
-        let load = (self.outstanding() + 1) as f64;
-        rtt * load / self.slow_start_factor(now)
+    /// Load factor used by P2C: requests in flight plus the one being placed.
+    pub(crate) fn load_cost(&self) -> f64 {
+        (self.outstanding() + 1) as f64
     }
 
-    /// In `(SLOW_START_MIN, 1]`: the share of its full weight the endpoint has earned so far.
+    /// In `[SLOW_START_MIN, 1]`: the share of its full weight the endpoint has earned so far. P2C
+    /// draws its candidates with this weight, so a new instance is offered a growing share of
+    /// requests whatever the traffic pattern.
     pub(crate) fn slow_start_factor(&self, now: Instant) -> f64 {
         if self.slow_start.is_zero() {
             return 1.0;
@@ -206,17 +211,17 @@ impl Endpoint {
 
     /// The current latency estimate, if any request has completed.
     pub fn latency_estimate(&self) -> Option<Duration> {
-        self.rtt_nanos(Instant::now())
-            .map(|n| Duration::from_nanos(n as u64))
+        let est = self.latency.lock().unwrap_or_else(|e| e.into_inner());
+        est.sampled
+            .then(|| Duration::from_nanos(est.decayed(Instant::now()) as u64))
     }
 }
 
 impl LatencyEstimate {
     /// The estimate decayed for the time since the last sample.
-    fn decayed(&self, now: Instant) -> Option<f64> {
+    fn decayed(&self, now: Instant) -> f64 {
         let idle = now.saturating_duration_since(self.updated).as_secs_f64();
-        self.nanos
-            .map(|n| n * (-idle / DECAY_TAU.as_secs_f64()).exp())
+        self.nanos * (-idle / DECAY_TAU.as_secs_f64()).exp()
     }
 }
 

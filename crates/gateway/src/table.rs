@@ -7,10 +7,11 @@ use tokio::time::Instant;
 
 use crate::endpoint::{Endpoint, InflightGuard};
 
-/// Two costs closer than this ratio count as equal, and the pick between them is random. Latency
-/// estimates of identical instances differ by noise; without this, sequential traffic would stick
-/// to whichever instance measured a few microseconds faster.
-const COST_TIE_RATIO: f64 = 1.25;
+/// Latency estimates closer than this ratio count as equal. Instances on one machine share its
+/// CPUs and differ mostly by noise; without this, sequential traffic would stick to whichever
+/// instance measured a little faster. Only latency gets this band: in-flight counts always decide
+/// exactly, so balancing under concurrency keeps P2C's full strength.
+const LATENCY_TIE_RATIO: f64 = 2.0;
 
 /// Every route, most specific first.
 #[derive(Default)]
@@ -67,21 +68,27 @@ impl RoutingTable {
     }
 }
 
-/// The P2C duel. An endpoint without a latency sample is costed with its rival's estimate, so a
-/// new instance competes on load alone instead of being starved or flooded.
+/// The P2C duel. With the same number of requests in flight and latencies inside the tie band
+/// (always so for sequential traffic), a coin toss weighted by the slow-start ramp decides, so a
+/// new instance gets a share that grows with its ramp. Otherwise the lower cost wins outright:
+/// latency × (in-flight + 1) ÷ ramp, with latencies inside the band counted as equal. Comparing
+/// ramped costs outright in the first case would hand every sequential request to whichever
+/// instance started a few milliseconds earlier.
 fn cheaper<'a>(a: &'a Arc<Endpoint>, b: &'a Arc<Endpoint>, now: Instant) -> &'a Arc<Endpoint> {
-    let (ra, rb) = match (a.rtt_nanos(now), b.rtt_nanos(now)) {
-        (Some(x), Some(y)) => (x, y),
-        (Some(x), None) => (x, x),
-        (None, Some(y)) => (y, y),
-        (None, None) => (1.0, 1.0),
-    };
-    let (ca, cb) = (a.cost(ra, now), b.cost(rb, now));
-    if ca * COST_TIE_RATIO < cb {
-        a
-    } else if cb * COST_TIE_RATIO < ca {
-        b
-    } else if fastrand::bool() {
+    let (mut la, mut lb) = (a.rtt_cost(now), b.rtt_cost(now));
+    if la.max(lb) <= la.min(lb) * LATENCY_TIE_RATIO {
+        (la, lb) = (1.0, 1.0);
+    }
+    let (wa, wb) = (a.slow_start_factor(now), b.slow_start_factor(now));
+    let (ia, ib) = (a.load_cost(), b.load_cost());
+    if ia == ib && la == lb {
+        return if fastrand::f64() * (wa + wb) < wa {
+            a
+        } else {
+            b
+        };
+    }
+    if la * ia / wa <= lb * ib / wb {
         a
     } else {
         b
@@ -114,10 +121,9 @@ impl Backends {
         &self.endpoints
     }
 
-    /// Power of two choices: two random candidates, the one with the lower cost wins (cost =
-    /// latency EWMA × (outstanding + 1), raised during slow start). Endpoints in `exclude`
-    /// (already tried for this request), draining or passively ejected are skipped; if every
-    /// endpoint is ejected, ejected ones are used rather than failing.
+    /// Power of two choices: two random candidates, the cheaper one wins (see [`cheaper`]).
+    /// Endpoints in `exclude` (already tried for this request), draining or passively ejected
+    /// are skipped; if every endpoint is ejected, ejected ones are used rather than failing.
     pub fn pick(&self, exclude: &[Arc<Endpoint>]) -> Option<InflightGuard> {
         let now = Instant::now();
         let usable = |e: &&Arc<Endpoint>, allow_ejected: bool| {
@@ -153,7 +159,6 @@ impl Backends {
         None
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,30 +255,98 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn new_endpoint_competes_with_sampled_ones() {
+    async fn new_endpoint_is_not_starved_by_sampled_ones() {
         let a = ep("a", 1);
         let b = ep("b", 2);
         a.observe_latency(Duration::from_millis(3), Instant::now());
         let backends = Backends::new(vec![a, b], false);
-        let mut to_b = 0;
-        for _ in 0..200 {
-            if &*backends.pick(&[]).unwrap().endpoint().instance_id == "b" {
-                to_b += 1;
-            }
-        }
-        assert!((60..=140).contains(&to_b), "b got {to_b} of 200");
+        let to_b = (0..200)
+            .filter(|_| &*backends.pick(&[]).unwrap().endpoint().instance_id == "b")
+            .count();
+        // Without slow start, its optimistic prior makes it preferred until samples arrive.
+        assert!(to_b >= 60, "b got {to_b} of 200");
     }
 
     #[tokio::test]
     async fn much_slower_endpoint_loses() {
         let a = ep("a", 1);
         let b = ep("b", 2);
-        a.observe_latency(Duration::from_millis(2), Instant::now());
-        b.observe_latency(Duration::from_millis(20), Instant::now());
+        for _ in 0..30 {
+            a.observe_latency(Duration::from_millis(2), Instant::now());
+            b.observe_latency(Duration::from_millis(20), Instant::now());
+        }
         let backends = Backends::new(vec![a, b], false);
         for _ in 0..50 {
             assert_eq!(&*backends.pick(&[]).unwrap().endpoint().instance_id, "a");
         }
+    }
+
+    #[tokio::test]
+    async fn one_more_request_in_flight_decides_even_at_high_load() {
+        let a = ep("a", 1);
+        let b = ep("b", 2);
+        let _held_a: Vec<_> = (0..5).map(|_| a.try_acquire().unwrap()).collect();
+        let _held_b: Vec<_> = (0..4).map(|_| b.try_acquire().unwrap()).collect();
+        let backends = Backends::new(vec![a, b], false);
+        for _ in 0..50 {
+            assert_eq!(&*backends.pick(&[]).unwrap().endpoint().instance_id, "b");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sequential_traffic_gives_a_ramping_endpoint_a_share_in_proportion() {
+        let ramped = |id: &str| {
+            Endpoint::new(
+                id,
+                "web",
+                ([127, 0, 0, 1], 1).into(),
+                Duration::from_secs(10),
+                PoolConfig::default(),
+            )
+        };
+        let old = ramped("old");
+        tokio::time::advance(Duration::from_secs(20)).await;
+        let young = ramped("young");
+        tokio::time::advance(Duration::from_secs(2)).await;
+        // Weights 1.0 and 0.2, nothing in flight: young gets about 0.2 / 1.2 of the picks.
+        let backends = Backends::new(vec![old, young.clone()], false);
+        let share = |backends: &Backends| {
+            (0..3000)
+                .filter(|_| &*backends.pick(&[]).unwrap().endpoint().instance_id == "young")
+                .count()
+        };
+        let n = share(&backends);
+        assert!((350..=650).contains(&n), "young got {n} of 3000");
+        // Fully ramped: an even split.
+        tokio::time::advance(Duration::from_secs(10)).await;
+        let n = share(&backends);
+        assert!((1300..=1700).contains(&n), "young got {n} of 3000");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn under_load_a_ramping_endpoint_takes_less_than_its_peers() {
+        let old = Endpoint::new(
+            "old",
+            "web",
+            ([127, 0, 0, 1], 1).into(),
+            Duration::from_secs(10),
+            PoolConfig::default(),
+        );
+        tokio::time::advance(Duration::from_secs(20)).await;
+        let young = Endpoint::new(
+            "young",
+            "web",
+            ([127, 0, 0, 1], 2).into(),
+            Duration::from_secs(10),
+            PoolConfig::default(),
+        );
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let backends = Backends::new(vec![old.clone(), young.clone()], false);
+        // Requests pile up (none completes): the young one holds about a fifth of old's.
+        let held: Vec<_> = (0..60).map(|_| backends.pick(&[]).unwrap()).collect();
+        let (o, y) = (old.outstanding(), young.outstanding());
+        assert!(y * 3 < o && y > 0, "old {o}, young {y}");
+        drop(held);
     }
 
     #[tokio::test(start_paused = true)]
@@ -294,27 +367,52 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn latency_is_peak_ewma_and_decays_when_idle() {
+    async fn latency_is_an_ewma_that_decays_when_idle() {
         let a = ep("a", 1);
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        a.observe_latency(Duration::from_millis(10), Instant::now());
-        a.observe_latency(Duration::from_millis(100), Instant::now());
-        // A slower sample replaces the estimate at once.
-        assert!((ms(a.latency_estimate().unwrap()) - 100.0).abs() < 0.01);
-        // A faster one is blended in.
-        a.observe_latency(Duration::from_millis(20), Instant::now());
-        assert!((ms(a.latency_estimate().unwrap()) - 60.0).abs() < 0.01);
+        assert_eq!(a.latency_estimate(), None);
+        // From the 1 ms prior, each sample weighs 0.1, and counts as at most 4× the estimate.
+        a.observe_latency(Duration::from_millis(3), Instant::now());
+        assert!((ms(a.latency_estimate().unwrap()) - 1.2).abs() < 0.01);
+        a.observe_latency(Duration::from_millis(500), Instant::now());
+        assert!((ms(a.latency_estimate().unwrap()) - (1.08 + 0.48)).abs() < 0.01);
+        // Persistent slowness climbs 30 % per sample until it is reached.
+        for _ in 0..60 {
+            a.observe_latency(Duration::from_millis(20), Instant::now());
+        }
+        assert!((ms(a.latency_estimate().unwrap()) - 20.0).abs() < 0.5);
         // Without samples it decays toward zero (tau = 2 s): the endpoint gets tried again.
+        let before = ms(a.latency_estimate().unwrap());
         tokio::time::advance(Duration::from_secs(2)).await;
-        assert!((ms(a.latency_estimate().unwrap()) - 60.0 * (-1f64).exp()).abs() < 0.01);
+        assert!((ms(a.latency_estimate().unwrap()) - before * (-1f64).exp()).abs() < 0.01);
+    }
+
+    #[tokio::test]
+    async fn one_slow_response_does_not_sideline_a_fast_instance() {
+        let a = ep("a", 1);
+        let b = ep("b", 2);
+        let now = Instant::now();
+        for _ in 0..10 {
+            a.observe_latency(Duration::from_micros(1300), now);
+            b.observe_latency(Duration::from_micros(1300), now);
+        }
+        // b hiccups once at 30× its usual latency.
+        b.observe_latency(Duration::from_micros(39_000), now);
+        let backends = Backends::new(vec![a, b], false);
+        let to_b = (0..200)
+            .filter(|_| &*backends.pick(&[]).unwrap().endpoint().instance_id == "b")
+            .count();
+        assert!((60..=140).contains(&to_b), "b got {to_b} of 200");
     }
 
     #[tokio::test(start_paused = true)]
     async fn an_endpoint_avoided_after_a_slow_response_is_tried_again_soon() {
         let a = ep("a", 1);
         let b = ep("b", 2);
-        a.observe_latency(Duration::from_millis(2), Instant::now());
-        b.observe_latency(Duration::from_millis(40), Instant::now());
+        for _ in 0..40 {
+            a.observe_latency(Duration::from_millis(2), Instant::now());
+            b.observe_latency(Duration::from_millis(40), Instant::now());
+        }
         let backends = Backends::new(vec![a.clone(), b], false);
         let b_picked = |backends: &Backends| {
             (0..50).any(|_| &*backends.pick(&[]).unwrap().endpoint().instance_id == "b")
@@ -330,7 +428,7 @@ mod tests {
         };
         assert!(!b_picked(&backends));
         // `a` keeps serving fast while `b` sits idle: `b` is avoided for a while (its estimate
-        // is still well above a's), then competes again (40 ms × e^(-t/2s) nears 2 ms by ~6 s).
+        // is still well above a's), then competes again (~39 ms × e^(-t/2s) nears 2 ms by ~6 s).
         serve_a_for(2).await;
         assert!(!b_picked(&backends));
         serve_a_for(6).await;

@@ -45,7 +45,11 @@ async fn requests_reach_every_healthy_instance() {
         ["web-1", "web-2", "web-3"],
         "{seen:?}"
     );
-    assert!(seen.values().all(|n| *n >= 10), "uneven spread: {seen:?}");
+    assert!(
+        seen.values().all(|n| *n >= 10),
+        "uneven spread: {seen:?}\n{:#?}",
+        shoal.instances("web").await
+    );
 
     // And under concurrent load.
     let load = Load::start(shoal.gateway, "/instance", 12);

@@ -18,16 +18,31 @@ slow_start = "0s"
     shoal
         .wait_healthy("files", 2, Duration::from_secs(60))
         .await;
-    for _ in 0..40 {
+    for _ in 0..10 {
         let (code, body) = http_get(shoal.gateway, "/hello.txt").await.unwrap();
         assert_eq!((code, body.as_str()), (200, "hello from python\n"));
     }
-    let served: Vec<u64> = shoal
-        .instances("files")
-        .await
+
+    // Balanced under concurrent load like any other service.
+    let load = Load::start(shoal.gateway, "/hello.txt", 8);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let report = load.stop().await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let instances = shoal.instances("files").await;
+    let served: Vec<u64> = instances
         .iter()
         .map(|i| i["requests"].as_u64().unwrap())
         .collect();
-    assert!(served.iter().all(|n| *n >= 5), "unbalanced: {served:?}");
-    assert_eq!(served.iter().sum::<u64>(), 40);
+    let total: u64 = served.iter().sum();
+    // `requests` counts what the gateway sent (a connect that timed out on python's small
+    // listen backlog and went to the other instance counts on both), nothing else.
+    assert!(
+        total >= report.ok as u64 + 10,
+        "{total} < {} + 10",
+        report.ok
+    );
+    assert!(
+        served.iter().all(|n| *n * 5 >= total),
+        "unbalanced: {served:?}\n{instances:#?}"
+    );
 }
