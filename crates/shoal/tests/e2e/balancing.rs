@@ -174,3 +174,113 @@ async fn failing_health_takes_an_instance_out_and_passing_brings_it_back() {
         "{kinds:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_every_instance_unhealthy_the_gateway_fails_open_and_says_so() {
+    let extra = "health = { path = \"/health\", interval = \"300ms\", timeout = \"250ms\", healthy_threshold = 2, unhealthy_threshold = 2, restart_after = \"never\" }";
+    let services = taskboard_service("web", 2, 2, "").replace(
+        "health = { path = \"/health\", interval = \"300ms\", timeout = \"250ms\", healthy_threshold = 2, unhealthy_threshold = 2 }",
+        extra,
+    );
+    let shoal = Shoal::start("failopen", &services).await;
+    shoal.wait_healthy("web", 2, Duration::from_secs(30)).await;
+    for i in shoal.instances("web").await {
+        let direct = format!("127.0.0.1:{}", i["port"]).parse().unwrap();
+        assert_eq!(
+            request(direct, "PUT", "/health/fail", None)
+                .await
+                .unwrap()
+                .0,
+            200
+        );
+    }
+    shoal
+        .wait_state("web", "web-1", "unhealthy", Duration::from_secs(10))
+        .await;
+    shoal
+        .wait_state("web", "web-2", "unhealthy", Duration::from_secs(10))
+        .await;
+    // The app still answers its other routes: serving beats a blanket 503.
+    for _ in 0..10 {
+        let (code, body) = http_get(shoal.gateway, "/instance").await.unwrap();
+        assert_eq!(code, 200, "{body}");
+    }
+    let status = shoal.status().await;
+    assert_eq!(status["services"][0]["fail_open"], true);
+    let out = shoal.cli(&["status"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAILING OPEN"));
+    assert!(shoal
+        .events()
+        .await
+        .iter()
+        .any(|e| e["kind"] == "fail_open"));
+
+    // One recovers: fail-open ends and only the healthy one serves.
+    let web1 = shoal
+        .instances("web")
+        .await
+        .into_iter()
+        .find(|i| i["id"] == "web-1")
+        .unwrap();
+    let direct = format!("127.0.0.1:{}", web1["port"]).parse().unwrap();
+    request(direct, "PUT", "/health/ok", None).await.unwrap();
+    shoal
+        .wait_state("web", "web-1", "healthy", Duration::from_secs(10))
+        .await;
+    assert_eq!(shoal.status().await["services"][0]["fail_open"], false);
+    for _ in 0..10 {
+        let (_, body) = http_get(shoal.gateway, "/instance").await.unwrap();
+        assert!(body.contains("\"web-1\""), "{body}");
+    }
+    assert!(shoal
+        .events()
+        .await
+        .iter()
+        .any(|e| e["kind"] == "recovered"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_unhealthy_for_restart_after_is_restarted() {
+    let services = taskboard_service("web", 2, 2, "").replace(
+        "unhealthy_threshold = 2 }",
+        "unhealthy_threshold = 2, restart_after = \"1s\" }",
+    );
+    let shoal = Shoal::start("restart-after", &services).await;
+    shoal.wait_healthy("web", 2, Duration::from_secs(30)).await;
+    let web2 = shoal
+        .instances("web")
+        .await
+        .into_iter()
+        .find(|i| i["id"] == "web-2")
+        .unwrap();
+    let old_pid = web2["pid"].as_u64().unwrap();
+    let direct = format!("127.0.0.1:{}", web2["port"]).parse().unwrap();
+    request(direct, "PUT", "/health/fail", None).await.unwrap();
+    shoal
+        .wait_state("web", "web-2", "unhealthy", Duration::from_secs(10))
+        .await;
+    // Restarted (drained, stopped, started again) and healthy with a fresh process.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let web2 = shoal
+            .instances("web")
+            .await
+            .into_iter()
+            .find(|i| i["id"] == "web-2")
+            .unwrap();
+        if web2["state"] == "healthy" && web2["pid"].as_u64() != Some(old_pid) {
+            assert_eq!(web2["restarts"], 1);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not restarted: {web2}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(shoal
+        .events()
+        .await
+        .iter()
+        .any(|e| e["kind"] == "restarting" && e["instance"] == "web-2"));
+}

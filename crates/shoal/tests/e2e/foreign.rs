@@ -46,3 +46,32 @@ slow_start = "0s"
         "unbalanced: {served:?}\n{instances:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unrouted_service_is_checked_over_tcp() {
+    // No route: not exposed by the gateway, and checked by connecting (the default).
+    let services = r#"[services.cache]
+command = ["python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
+instances = { min = 1, desired = 2, max = 3 }
+health = { interval = "300ms", timeout = "250ms", healthy_threshold = 1, unhealthy_threshold = 1 }
+"#;
+    let shoal = Shoal::start("tcp", services).await;
+    shoal
+        .wait_healthy("cache", 2, Duration::from_secs(60))
+        .await;
+    let status = shoal.status().await;
+    assert!(status["services"][0]["route"].is_null());
+    let (code, _) = http_get(shoal.gateway, "/").await.unwrap();
+    assert_eq!(
+        code, 404,
+        "an unrouted service must not be reachable through the gateway"
+    );
+    // Its port closes when it dies: the check notices, shoal restarts it.
+    let pid = shoal.instances("cache").await[0]["pid"].as_u64().unwrap() as u32;
+    signal(pid, "KILL");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    shoal
+        .wait_healthy("cache", 2, Duration::from_secs(30))
+        .await;
+    assert_eq!(shoal.instances("cache").await[0]["restarts"], 1);
+}
