@@ -73,6 +73,94 @@ pub struct ServiceSpec {
     /// New instances ramp from a small share of traffic to their full share over this long. Default 10s;
     /// key `slow_start`. Zero disables the ramp.
     pub slow_start: Duration,
+    /// `[services.NAME.autoscale]`; `None` = the count only changes by `shoal scale`.
+    pub autoscale: Option<AutoscaleSpec>,
+}
+
+/// `[services.NAME.autoscale]`: how the instance count follows load. Defaults react within about
+/// two seconds and never flap (see each field).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AutoscaleSpec {
+    /// One or more metrics; with several, the largest proposal wins (the safest). Written either
+    /// as `metric = "cpu"` + `target = 70` in the table, or as `[[services.NAME.autoscale.metrics]]`
+    /// tables with the same two keys (plus `url`/`query` for prometheus).
+    pub metrics: Vec<MetricTarget>,
+    /// Relative deviation from the target ignored before scaling up. Key `tolerance_up`, or
+    /// `tolerance` for both directions. Default 0.1 (as the HPA).
+    pub tolerance_up: f64,
+    /// Same for scaling down. Key `tolerance_down`. Default 0.1.
+    pub tolerance_down: f64,
+    /// Window over which concurrency/rps are averaged for the stable decision (Knative). Key
+    /// `stable_window`. Default 60s.
+    pub stable_window: Duration,
+    /// Short window for panic mode (Knative). Key `panic_window`. Default 6s; must be < stable_window.
+    pub panic_window: Duration,
+    /// Panic when the panic-window proposal is at least this multiple of current ready instances.
+    /// Key `panic_threshold`. Default 2.0, > 1.
+    pub panic_threshold: f64,
+    /// Share of the per-instance target actually aimed at for concurrency/rps (Knative's target
+    /// utilisation). Key `target_utilization`. Default 0.7, in (0, 1].
+    pub target_utilization: f64,
+    /// The largest proposal over this window is used for scaling down (HPA stabilization). Key
+    /// `scale_down_stabilization`. Default 60s.
+    pub scale_down_stabilization: Duration,
+    /// Minimum time between two scale-ups. Key `scale_up_cooldown`. Default 0s.
+    pub scale_up_cooldown: Duration,
+    /// Minimum time after any change before a scale-down. Key `scale_down_cooldown`. Default 10s.
+    pub scale_down_cooldown: Duration,
+    /// Scale-up rate limit: per `period`, add at most max(`instances`, `percent`% of current).
+    /// Key `scale_up_limit = { instances = 4, percent = 100, period = "1s" }` (the defaults).
+    pub scale_up_limit: RateLimit,
+    /// Scale-down rate limit, same shape. Default `{ instances = 1, percent = 50, period = "2s" }`
+    /// … the larger of the two bounds applies, as in the HPA's `selectPolicy: Max`.
+    pub scale_down_limit: RateLimit,
+    /// A new instance's metrics are left out of averages for this long after it became ready
+    /// (CPU of a starting JIT, cold caches). Key `warmup`. Default 5s.
+    pub warmup: Duration,
+    /// With `instances.min = 0`: go to zero after this long without a request. Key `idle`.
+    /// Default 30s.
+    pub idle: Duration,
+    /// How long the gateway holds a request while the first instance starts from zero; then 503
+    /// with `Retry-After`. Key `cold_start_timeout`. Default 30s.
+    pub cold_start_timeout: Duration,
+    /// Requests held at once while scaling from zero; more get 503 at once. Key `cold_start_queue`.
+    /// Default 1000.
+    pub cold_start_queue: usize,
+}
+
+/// One metric and the value per instance it aims for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricTarget {
+    pub metric: Metric,
+    /// cpu/memory: percent of `resources` (e.g. 70); concurrency: in-flight requests per instance;
+    /// rps: requests/s per instance; latency_p95: milliseconds; prometheus: the query's value per
+    /// instance. Always > 0.
+    pub target: f64,
+}
+
+/// What an autoscaler watches.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Metric {
+    /// CPU utilisation, percent of `resources.cpu`, averaged over ready instances.
+    Cpu,
+    /// Memory, percent of `resources.memory` (which must then be set), averaged.
+    Memory,
+    /// Requests in flight per instance (Knative KPA).
+    Concurrency,
+    /// Requests per second per instance (Knative KPA).
+    Rps,
+    /// Gateway p95 latency in ms, target tracking.
+    LatencyP95,
+    /// A PromQL query's value; keys `url` (Prometheus base URL) and `query`.
+    Prometheus { url: String, query: String },
+}
+
+/// A scaling rate limit (HPA `policies`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub instances: u32,
+    pub percent: f64,
+    pub period: Duration,
 }
 
 /// Which requests belong to a service: optional exact host (port ignored), longest path prefix.

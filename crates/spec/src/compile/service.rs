@@ -128,6 +128,7 @@ pub(crate) fn compile(
             restart,
             resources,
             slow_start,
+            autoscale: None,
         },
         route_span,
     })
