@@ -112,12 +112,21 @@ impl Controller {
                 }
                 _ => svc.instances.desired,
             };
-            ctx.registry.add_service(
+            let cold_start = svc
+                .autoscale
+                .as_ref()
+                .filter(|_| svc.instances.min == 0)
+                .map(|a| shoal_gateway::ColdStart {
+                    timeout: a.cold_start_timeout,
+                    queue_limit: a.cold_start_queue,
+                });
+            let _stats = ctx.registry.add_service(
                 name,
                 svc.instances.min,
                 svc.instances.max,
                 count,
                 svc.route.clone(),
+                cold_start,
             );
             let (tx, rx) = watch::channel(count);
             desired.insert(name.clone(), tx);

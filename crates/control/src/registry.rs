@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use shoal_gateway::{Backends, Endpoint, Gateway, Route, RoutingTable};
+use shoal_gateway::{Backends, ColdStart, Endpoint, Gateway, Route, RoutingTable, ServiceStats};
 use shoal_spec::RouteSpec;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -65,6 +65,10 @@ pub(crate) struct ServiceRecord {
     pub(crate) route: Option<RouteSpec>,
     pub(crate) instances: BTreeMap<u32, InstanceRecord>,
     pub(crate) fail_open: bool,
+    /// The gateway's traffic counters for this service.
+    pub(crate) stats: Arc<ServiceStats>,
+    /// Set for services that may scale to zero: requests wait for the first instance.
+    pub(crate) cold_start: Option<ColdStart>,
 }
 
 struct Inner {
@@ -169,7 +173,9 @@ impl Registry {
         max: u32,
         desired: u32,
         route: Option<RouteSpec>,
-    ) {
+        cold_start: Option<ColdStart>,
+    ) -> Arc<ServiceStats> {
+        let stats = Arc::new(ServiceStats::default());
         self.lock().services.insert(
             name.to_string(),
             ServiceRecord {
@@ -179,9 +185,12 @@ impl Registry {
                 route,
                 instances: BTreeMap::new(),
                 fail_open: false,
+                stats: Arc::clone(&stats),
+                cold_start,
             },
         );
         self.publish();
+        stats
     }
 
     /// Records an event and wakes followers. Also logged, so `shoal up` shows it.
@@ -348,6 +357,8 @@ impl Registry {
                     prefix: route.path_prefix.clone(),
                     service: Arc::from(name.as_str()),
                     backends: Arc::new(Backends::new(endpoints, fail_open)),
+                    stats: Arc::clone(&svc.stats),
+                    cold_start: svc.cold_start,
                 });
             }
             routes

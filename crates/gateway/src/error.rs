@@ -34,6 +34,15 @@ pub enum ProxyError {
         /// Service name.
         service: String,
     },
+    /// The service is scaled to zero and no instance became ready in time (or too many requests
+    /// are already waiting).
+    #[error("service {service} is starting and has no ready instance yet ({detail})")]
+    ColdStart {
+        /// Service name.
+        service: String,
+        /// Why the request gave up.
+        detail: String,
+    },
     /// Every instance tried refused or timed out the connection.
     #[error("could not connect to an instance of {service} ({detail})")]
     Connect {
@@ -65,7 +74,7 @@ impl ProxyError {
     pub fn source(&self) -> ErrorSource {
         match self {
             ProxyError::NoRoute { .. } => ErrorSource::Client,
-            ProxyError::NoInstance { .. } => ErrorSource::Shoal,
+            ProxyError::NoInstance { .. } | ProxyError::ColdStart { .. } => ErrorSource::Shoal,
             _ => ErrorSource::Upstream,
         }
     }
@@ -74,7 +83,9 @@ impl ProxyError {
     pub fn status(&self) -> StatusCode {
         match self {
             ProxyError::NoRoute { .. } => StatusCode::NOT_FOUND,
-            ProxyError::NoInstance { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::NoInstance { .. } | ProxyError::ColdStart { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ProxyError::Connect { .. } | ProxyError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         }

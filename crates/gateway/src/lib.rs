@@ -10,6 +10,7 @@ mod headers;
 mod pool;
 mod proxy;
 mod server;
+mod stats;
 mod table;
 
 use std::future::Future;
@@ -24,7 +25,8 @@ pub use budget::RetryBudget;
 pub use endpoint::{Endpoint, InflightGuard};
 pub use error::{ErrorSource, ProxyError};
 pub use pool::{ConnectError, PoolConfig};
-pub use table::{prefix_matches, Backends, Route, RoutingTable};
+pub use stats::{LatencySummary, ServiceStats, StatsSnapshot};
+pub use table::{prefix_matches, Backends, ColdStart, Route, RoutingTable};
 
 /// Gateway settings (from `[gateway]` in the spec).
 #[derive(Debug, Clone)]
@@ -45,6 +47,8 @@ pub struct GatewayConfig {
 /// State every request reads.
 pub(crate) struct Shared {
     pub(crate) table: ArcSwap<RoutingTable>,
+    /// Woken on every publish, for requests waiting on a cold start.
+    pub(crate) table_changed: tokio::sync::Notify,
     pub(crate) budget: RetryBudget,
     pub(crate) response_timeout: Duration,
     pub(crate) header_timeout: Duration,
@@ -63,6 +67,7 @@ impl Gateway {
         Self {
             shared: Arc::new(Shared {
                 table: ArcSwap::from_pointee(RoutingTable::default()),
+                table_changed: tokio::sync::Notify::new(),
                 budget: RetryBudget::new(config.retry_budget),
                 response_timeout: config.response_timeout,
                 header_timeout: config.header_timeout,
@@ -87,6 +92,7 @@ impl Gateway {
     /// Replaces the routing table; requests already routed keep the endpoints they picked.
     pub fn publish(&self, table: RoutingTable) {
         self.shared.table.store(Arc::new(table));
+        self.shared.table_changed.notify_waiters();
     }
 
     /// The table requests are routed with now.

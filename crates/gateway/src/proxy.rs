@@ -17,8 +17,8 @@ use crate::endpoint::Endpoint;
 use crate::error::ProxyError;
 use crate::headers::{add_forwarded, request_host, strip_hop_by_hop};
 use crate::pool::ConnectError;
-use crate::table::Backends;
-use crate::Shared;
+use crate::table::{Backends, ColdStart};
+use crate::{ServiceStats, Shared};
 
 /// How many times a request whose pooled connection turned out closed is re-sent (unsent each
 /// time, so this is always safe).
@@ -49,31 +49,67 @@ pub(crate) async fn handle(
     client: SocketAddr,
 ) -> Response<ProxyBody> {
     shared.budget.deposit();
-    match forward(shared, req, client).await {
-        Ok(resp) => resp,
-        Err(err) => {
-            tracing::debug!(error = %err, source = ?err.source(), "request failed");
-            err.into_response()
-        }
+    let started = Instant::now();
+    let (stats, result) = forward(shared, req, client, started).await;
+    let resp = result.unwrap_or_else(|err| {
+        tracing::debug!(error = %err, source = ?err.source(), "request failed");
+        err.into_response()
+    });
+    if let Some(stats) = stats {
+        stats.on_response(resp.status().as_u16(), started.elapsed());
     }
+    resp
+}
+
+/// What a request needs of its route, taken out of the table so the table can be swapped.
+struct Routed {
+    service: Arc<str>,
+    backends: Arc<Backends>,
+    stats: Arc<ServiceStats>,
+    cold_start: Option<ColdStart>,
+}
+
+fn lookup(shared: &Shared, host: Option<&str>, path: &str) -> Option<Routed> {
+    let table = shared.table.load();
+    let route = table.route(host, path)?;
+    Some(Routed {
+        service: Arc::clone(&route.service),
+        backends: Arc::clone(&route.backends),
+        stats: Arc::clone(&route.stats),
+        cold_start: route.cold_start,
+    })
 }
 
 async fn forward(
     shared: &Shared,
     req: Request<Incoming>,
     client: SocketAddr,
-) -> Result<Response<ProxyBody>, ProxyError> {
+    started: Instant,
+) -> (
+    Option<Arc<ServiceStats>>,
+    Result<Response<ProxyBody>, ProxyError>,
+) {
     let (mut parts, body) = req.into_parts();
-    let (service, backends) = {
-        let table = shared.table.load();
-        let host = request_host(&parts.headers, &parts.uri);
-        let route = table
-            .route(host, parts.uri.path())
-            .ok_or_else(|| ProxyError::NoRoute {
-                path: parts.uri.path().to_string(),
-            })?;
-        (Arc::clone(&route.service), Arc::clone(&route.backends))
+    let host_name = request_host(&parts.headers, &parts.uri);
+    let Some(mut routed) = lookup(shared, host_name, parts.uri.path()) else {
+        let path = parts.uri.path().to_string();
+        return (None, Err(ProxyError::NoRoute { path }));
     };
+    routed.stats.on_request(started);
+    let stats = Arc::clone(&routed.stats);
+    if routed.backends.endpoints().is_empty() {
+        if let Some(cold) = routed.cold_start {
+            let host_name = host_name.map(str::to_string);
+            let path = parts.uri.path().to_string();
+            match wait_for_instance(shared, &routed, cold, host_name.as_deref(), &path).await {
+                Ok(ready) => routed = ready,
+                Err(e) => return (Some(stats), Err(e)),
+            }
+        }
+    }
+    let Routed {
+        service, backends, ..
+    } = routed;
 
     let host = parts.headers.get(http::header::HOST).cloned();
     strip_hop_by_hop(&mut parts.headers);
@@ -99,7 +135,56 @@ async fn forward(
         body.boxed_unsync()
     };
     let mut pending = Some(Request::from_parts(parts, body));
-    send_with_retries(shared, &service, &backends, &mut pending, replay).await
+    let result = send_with_retries(shared, &service, &backends, &mut pending, replay).await;
+    (Some(stats), result)
+}
+
+/// Holds a request for a service with no instance until the control plane has started one
+/// (scale from zero), up to `cold.timeout`; bounded by `cold.queue_limit`.
+async fn wait_for_instance(
+    shared: &Shared,
+    routed: &Routed,
+    cold: ColdStart,
+    host: Option<&str>,
+    path: &str,
+) -> Result<Routed, ProxyError> {
+    let service = routed.service.to_string();
+    if routed.stats.waiting() as usize >= cold.queue_limit {
+        return Err(ProxyError::ColdStart {
+            service,
+            detail: format!("{} requests already waiting", cold.queue_limit),
+        });
+    }
+    routed.stats.start_waiting();
+    let _waiting = WaitingGuard(&routed.stats);
+    let deadline = Instant::now() + cold.timeout;
+    loop {
+        let changed = shared.table_changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        if let Some(now) = lookup(shared, host, path) {
+            if !now.backends.endpoints().is_empty() {
+                return Ok(now);
+            }
+        }
+        tokio::select! {
+            _ = &mut changed => {}
+            _ = tokio::time::sleep_until(deadline) => {
+                return Err(ProxyError::ColdStart {
+                    service,
+                    detail: format!("waited {}s", cold.timeout.as_secs_f64()),
+                });
+            }
+        }
+    }
+}
+
+struct WaitingGuard<'a>(&'a ServiceStats);
+
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.stop_waiting();
+    }
 }
 
 fn is_idempotent(method: &Method) -> bool {

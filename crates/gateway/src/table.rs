@@ -29,6 +29,19 @@ pub struct Route {
     pub service: Arc<str>,
     /// The instances currently serving this route.
     pub backends: Arc<Backends>,
+    /// The service's traffic counters (shared across tables).
+    pub stats: Arc<crate::ServiceStats>,
+    /// When set and the service has no instance, requests wait for one instead of failing.
+    pub cold_start: Option<ColdStart>,
+}
+
+/// How requests to a service scaled to zero are held while its first instance starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColdStart {
+    /// Longest a request waits; then 503 with `Retry-After`.
+    pub timeout: std::time::Duration,
+    /// Requests held at once; more get 503 at once.
+    pub queue_limit: usize,
 }
 
 /// The routable instances of one service at one moment.
@@ -181,6 +194,8 @@ mod tests {
             prefix: prefix.into(),
             service: service.into(),
             backends: Arc::new(Backends::new(vec![], false)),
+            stats: Arc::default(),
+            cold_start: None,
         }
     }
 

@@ -12,7 +12,10 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use shoal_gateway::{Backends, Endpoint, Gateway, GatewayConfig, PoolConfig, Route, RoutingTable};
+use shoal_gateway::{
+    Backends, ColdStart, Endpoint, Gateway, GatewayConfig, PoolConfig, Route, RoutingTable,
+    ServiceStats,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -99,6 +102,8 @@ fn publish(gw: &Gateway, endpoints: Vec<Arc<Endpoint>>) {
         prefix: "/".into(),
         service: "web".into(),
         backends: Arc::new(Backends::new(endpoints, false)),
+        stats: Arc::default(),
+        cold_start: None,
     }]));
 }
 
@@ -194,6 +199,8 @@ async fn answers_404_without_route_and_503_without_instance() {
         prefix: "/api".into(),
         service: "api".into(),
         backends: Arc::new(Backends::new(vec![], false)),
+        stats: Arc::default(),
+        cold_start: None,
     }]));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -420,4 +427,92 @@ async fn malformed_requests_get_400_and_change_nothing() {
     assert_eq!(hits.load(Ordering::SeqCst), 0);
     let (status, _, _) = get(addr, "/").await;
     assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn requests_to_a_service_at_zero_wait_for_its_first_instance() {
+    let cfg = config();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let backend_addr = named("first", hits.clone()).await;
+    let stats = Arc::new(ServiceStats::default());
+    let cold = Some(ColdStart {
+        timeout: Duration::from_secs(10),
+        queue_limit: 2,
+    });
+    let route = |endpoints: Vec<Arc<Endpoint>>| Route {
+        host: None,
+        prefix: "/".into(),
+        service: "lazy".into(),
+        backends: Arc::new(Backends::new(endpoints, false)),
+        stats: Arc::clone(&stats),
+        cold_start: cold,
+    };
+    let gw = Arc::new(Gateway::new(config()));
+    gw.publish(RoutingTable::new(vec![route(vec![])]));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let g = Arc::clone(&gw);
+    tokio::spawn(async move {
+        g.serve(listener, std::future::pending(), Duration::ZERO)
+            .await
+    });
+
+    let held: Vec<_> = (0..2)
+        .map(|_| tokio::spawn(async move { get(addr, "/").await }))
+        .collect();
+    // The control plane is woken and sees two waiting requests; a third is refused at once.
+    tokio::time::timeout(Duration::from_secs(5), stats.wake.notified())
+        .await
+        .unwrap();
+    while stats.waiting() < 2 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (status, headers, body) = get(addr, "/").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(headers["retry-after"], "1");
+    // The first instance becomes ready: the held requests go through.
+    gw.publish(RoutingTable::new(vec![route(vec![ep(
+        &cfg,
+        "first",
+        backend_addr,
+    )])]));
+    for h in held {
+        let (status, _, body) = h.await.unwrap();
+        assert_eq!((status.as_u16(), body.as_str()), (200, "first"));
+    }
+    assert_eq!(stats.waiting(), 0);
+    let counts = stats.snapshot();
+    assert_eq!(
+        (counts.requests, counts.responses_2xx, counts.responses_5xx),
+        (3, 2, 1)
+    );
+}
+
+#[tokio::test]
+async fn a_cold_start_that_takes_too_long_answers_503() {
+    let gw = Arc::new(Gateway::new(config()));
+    gw.publish(RoutingTable::new(vec![Route {
+        host: None,
+        prefix: "/".into(),
+        service: "lazy".into(),
+        backends: Arc::new(Backends::new(vec![], false)),
+        stats: Arc::default(),
+        cold_start: Some(ColdStart {
+            timeout: Duration::from_millis(300),
+            queue_limit: 10,
+        }),
+    }]));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let g = Arc::clone(&gw);
+    tokio::spawn(async move {
+        g.serve(listener, std::future::pending(), Duration::ZERO)
+            .await
+    });
+    let started = tokio::time::Instant::now();
+    let (status, headers, body) = get(addr, "/").await;
+    assert_eq!(status, 503);
+    assert_eq!(headers["retry-after"], "1");
+    assert!(body.contains("is starting"), "{body}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
 }
