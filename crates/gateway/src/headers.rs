@@ -35,18 +35,23 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove(header::TRANSFER_ENCODING);
 }
 
-/// Adds the client's address to `X-Forwarded-For` and sets `X-Forwarded-Proto`/`-Host` (shoal is
-/// the edge, so a client cannot choose those two).
-pub fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, host: Option<&HeaderValue>) {
+/// The client's address as a header value, rendered once per connection rather than per request.
+pub fn client_header(client: IpAddr) -> HeaderValue {
+    HeaderValue::from_str(&client.to_string()).expect("an IP address is a valid header value")
+}
+
+/// Adds the client's address (from [`client_header`]) to `X-Forwarded-For` and sets
+/// `X-Forwarded-Proto`/`-Host` (shoal is the edge, so a client cannot choose those two).
+pub fn add_forwarded(headers: &mut HeaderMap, client: &HeaderValue, host: Option<&HeaderValue>) {
     let xff = HeaderName::from_static("x-forwarded-for");
-    let client = client.to_string();
-    let value = match headers.get(&xff).and_then(|v| v.to_str().ok()) {
-        Some(prior) if !prior.trim().is_empty() => format!("{prior}, {client}"),
-        _ => client,
+    let appended = match headers.get(&xff).and_then(|v| v.to_str().ok()) {
+        Some(prior) if !prior.trim().is_empty() => {
+            let client = client.to_str().unwrap_or_default();
+            HeaderValue::from_str(&format!("{prior}, {client}")).ok()
+        }
+        _ => None,
     };
-    if let Ok(value) = HeaderValue::from_str(&value) {
-        headers.insert(xff, value);
-    }
+    headers.insert(xff, appended.unwrap_or_else(|| client.clone()));
     headers.insert(
         HeaderName::from_static("x-forwarded-proto"),
         HeaderValue::from_static("http"),
@@ -108,7 +113,11 @@ mod tests {
         h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
         h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
         let host = HeaderValue::from_static("example.test:8080");
-        add_forwarded(&mut h, "127.0.0.1".parse().unwrap(), Some(&host));
+        add_forwarded(
+            &mut h,
+            &client_header("127.0.0.1".parse().unwrap()),
+            Some(&host),
+        );
         assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
         assert_eq!(h["x-forwarded-proto"], "http");
         assert_eq!(h["x-forwarded-host"], "example.test:8080");

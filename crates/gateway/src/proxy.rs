@@ -3,10 +3,9 @@
 //! pooled connection found closed gives the request back unsent; an idempotent bodiless request
 //! that failed in transit is retried once, within the retry budget; nothing else is retried.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http::{HeaderMap, Method, Request, Response, Uri, Version};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri, Version};
 use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -46,7 +45,7 @@ impl Replay {
 pub(crate) async fn handle(
     shared: &Shared,
     req: Request<Incoming>,
-    client: SocketAddr,
+    client: &HeaderValue,
 ) -> Response<ProxyBody> {
     shared.budget.deposit();
     let started = Instant::now();
@@ -83,7 +82,7 @@ fn lookup(shared: &Shared, host: Option<&str>, path: &str) -> Option<Routed> {
 async fn forward(
     shared: &Shared,
     req: Request<Incoming>,
-    client: SocketAddr,
+    client: &HeaderValue,
     started: Instant,
 ) -> (
     Option<Arc<ServiceStats>>,
@@ -113,7 +112,7 @@ async fn forward(
 
     let host = parts.headers.get(http::header::HOST).cloned();
     strip_hop_by_hop(&mut parts.headers);
-    add_forwarded(&mut parts.headers, client.ip(), host.as_ref());
+    add_forwarded(&mut parts.headers, client, host.as_ref());
     if parts.uri.scheme().is_some() {
         // Absolute-form from the client: instances get origin-form.
         parts.uri = parts

@@ -2,7 +2,6 @@
 //! and header-time limits, and on shutdown stops accepting and lets in-flight requests finish.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,9 +53,15 @@ pub(crate) async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let shared = Arc::clone(&shared);
+        let client_ip = crate::headers::client_header(client.ip());
         let service = service_fn(move |req| {
             let shared = Arc::clone(&shared);
-            async move { Ok::<_, std::convert::Infallible>(handle(&shared, req, client).await) }
+            let client_ip = client_ip.clone();
+            async move {
+                Ok::<_, std::convert::Infallible>(
+                    crate::proxy::handle(&shared, req, &client_ip).await,
+                )
+            }
         });
         let conn = builder.serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
@@ -75,12 +80,4 @@ pub(crate) async fn serve(
         }
     }
     Ok(())
-}
-
-async fn handle(
-    shared: &Shared,
-    req: hyper::Request<hyper::body::Incoming>,
-    client: SocketAddr,
-) -> hyper::Response<crate::body::ProxyBody> {
-    crate::proxy::handle(shared, req, client).await
 }

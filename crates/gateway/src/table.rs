@@ -108,6 +108,16 @@ fn cheaper<'a>(a: &'a Arc<Endpoint>, b: &'a Arc<Endpoint>, now: Instant) -> &'a 
     }
 }
 
+/// Two different random indices below `n` (n >= 2).
+fn two_distinct(n: usize) -> (usize, usize) {
+    let i = fastrand::usize(..n);
+    let mut j = fastrand::usize(..n - 1);
+    if j >= i {
+        j += 1;
+    }
+    (i, j)
+}
+
 /// `/api` matches `/api`, `/api/` and `/api/x`, never `/apix`; `/` matches everything.
 pub fn prefix_matches(prefix: &str, path: &str) -> bool {
     if prefix == "/" {
@@ -139,11 +149,24 @@ impl Backends {
     /// are skipped; if every endpoint is ejected, ejected ones are used rather than failing.
     pub fn pick(&self, exclude: &[Arc<Endpoint>]) -> Option<InflightGuard> {
         let now = Instant::now();
-        let usable = |e: &&Arc<Endpoint>, allow_ejected: bool| {
+        let usable = |e: &Arc<Endpoint>, allow_ejected: bool| {
             !e.is_draining()
                 && (allow_ejected || !e.is_ejected())
                 && !exclude.iter().any(|x| Arc::ptr_eq(x, e))
         };
+        let n = self.endpoints.len();
+        // The common case, without allocating: two distinct random endpoints, both usable.
+        if n >= 2 {
+            for _ in 0..4 {
+                let (i, j) = two_distinct(n);
+                let (a, b) = (&self.endpoints[i], &self.endpoints[j]);
+                if usable(a, false) && usable(b, false) {
+                    if let Some(guard) = cheaper(a, b, now).try_acquire() {
+                        return Some(guard);
+                    }
+                }
+            }
+        }
         for allow_ejected in [false, true] {
             // Retry a few times: a pick can lose a race with draining.
             for _ in 0..4 {
@@ -156,11 +179,7 @@ impl Backends {
                     0 => break,
                     1 => candidates[0],
                     n => {
-                        let i = fastrand::usize(..n);
-                        let mut j = fastrand::usize(..n - 1);
-                        if j >= i {
-                            j += 1;
-                        }
+                        let (i, j) = two_distinct(n);
                         cheaper(candidates[i], candidates[j], now)
                     }
                 };
