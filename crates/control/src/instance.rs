@@ -20,6 +20,8 @@ const STABLE_AFTER: Duration = Duration::from_secs(30);
 /// While an instance is starting it is probed at least this often, so it joins quickly even when
 /// `interval` is long (like a Kubernetes startup probe); once it has joined, `interval` applies.
 const STARTING_PROBE_EVERY: Duration = Duration::from_millis(250);
+/// How often an instance's CPU and memory are read (the autoscaler's tick).
+const USAGE_EVERY: Duration = Duration::from_secs(1);
 /// Per-instance log rotation: size of one file, and how many rotated files are kept.
 pub(crate) const LOG_MAX_BYTES: u64 = 10 * 1024 * 1024;
 pub(crate) const LOG_KEEP: u32 = 3;
@@ -120,6 +122,9 @@ async fn start(
 /// Records that the slot's process is gone, and why.
 fn record_exit(ctx: &Context, service: &str, slot: u32, why: String, restarting: bool) {
     ctx.registry.update_instance(service, slot, |r| {
+        r.ready_since = None;
+        r.cpu_percent = None;
+        r.memory_bytes = None;
         r.state = InstanceState::Stopped;
         r.endpoint = None;
         r.pid = None;
@@ -148,9 +153,23 @@ async fn supervise(
     // When the instance last stopped being healthy (or started); drives `restart_after`.
     let mut unhealthy_since = Instant::now();
     let mut next_probe = Instant::now() + STARTING_PROBE_EVERY.min(health.interval);
+    let epoch = Instant::now();
+    let mut next_usage = epoch + USAGE_EVERY;
+    let mut last_usage: Option<(f64, Duration)> = None;
     loop {
         tokio::select! {
             info = process.wait() => return RunEnd::Exited(info),
+            _ = tokio::time::sleep_until(next_usage) => {
+                next_usage = Instant::now() + USAGE_EVERY;
+                if let Ok(usage) = process.usage() {
+                    let sample = (usage.cpu_seconds, epoch.elapsed());
+                    let cpu = last_usage
+                        .map(|prev| shoal_runtime::cpu_percent(prev, sample, spec.resources.cpu));
+                    last_usage = Some(sample);
+                    ctx.registry.record_usage(service, slot, cpu, usage.memory_bytes);
+                }
+                continue;
+            }
             changed = stop.changed() => {
                 if changed.is_err() || *stop.borrow() {
                     drain_and_stop(ctx, spec, slot, id, process, endpoint).await;
@@ -166,14 +185,20 @@ async fn supervise(
                 match streak.record(pass, healthy, health) {
                     Verdict::BecameHealthy => {
                         healthy = true;
-                        ctx.registry.update_instance(service, slot, |r| r.state = InstanceState::Healthy);
+                        ctx.registry.update_instance(service, slot, |r| {
+                            r.state = InstanceState::Healthy;
+                            r.ready_since = Some(Instant::now());
+                        });
                         ctx.registry.event(service, Some(id), "healthy", format!("{id} is healthy and receives traffic"));
                     }
                     Verdict::BecameUnhealthy => {
                         healthy = false;
                         unhealthy_since = Instant::now();
                         let reason = match &result { Probe::Fail(r) => r.clone(), Probe::Pass => String::new() };
-                        ctx.registry.update_instance(service, slot, |r| r.state = InstanceState::Unhealthy);
+                        ctx.registry.update_instance(service, slot, |r| {
+                            r.state = InstanceState::Unhealthy;
+                            r.ready_since = None;
+                        });
                         ctx.registry.event(service, Some(id), "unhealthy", format!("{id} is unhealthy ({reason}); no more traffic"));
                     }
                     Verdict::Same => {}
@@ -283,6 +308,12 @@ fn launch_spec(ctx: &Context, spec: &ServiceSpec, id: &str, port: u16) -> Launch
         log_path: ctx.log_dir.join(format!("{id}.log")),
         log_max_bytes: LOG_MAX_BYTES,
         log_keep: LOG_KEEP,
+        // The spec always has a CPU figure (1 core unless set), so there is always a CPU limit,
+        // as for a container with a one-CPU limit.
+        resources: shoal_runtime::Resources {
+            cpu_limit: Some(spec.resources.cpu),
+            memory_limit: spec.resources.memory,
+        },
     }
 }
 

@@ -2,6 +2,7 @@
 //! checker, and the admin API. It talks to the data plane only by publishing routing tables.
 
 mod admin;
+mod autoscale;
 mod events;
 mod health;
 mod instance;
@@ -120,7 +121,7 @@ impl Controller {
                     timeout: a.cold_start_timeout,
                     queue_limit: a.cold_start_queue,
                 });
-            let _stats = ctx.registry.add_service(
+            let stats = ctx.registry.add_service(
                 name,
                 svc.instances.min,
                 svc.instances.max,
@@ -129,6 +130,15 @@ impl Controller {
                 cold_start,
             );
             let (tx, rx) = watch::channel(count);
+            if svc.autoscale.is_some() {
+                tasks.push(tokio::spawn(autoscale::run(
+                    Arc::clone(&ctx),
+                    Arc::new(svc.clone()),
+                    stats,
+                    tx.clone(),
+                    shutdown.subscribe(),
+                )));
+            }
             desired.insert(name.clone(), tx);
             tasks.push(tokio::spawn(reconcile::reconcile_service(
                 Arc::clone(&ctx),

@@ -55,6 +55,21 @@ pub(crate) struct InstanceRecord {
     pub(crate) last_exit: Option<String>,
     /// Present while a process runs; routable in `Healthy` (and `Unhealthy` when failing open).
     pub(crate) endpoint: Option<Arc<Endpoint>>,
+    /// When it last became healthy (autoscaling leaves warming instances out of averages).
+    pub(crate) ready_since: Option<Instant>,
+    /// CPU utilisation over the last second, percent of `resources.cpu`.
+    pub(crate) cpu_percent: Option<f64>,
+    /// Memory in use.
+    pub(crate) memory_bytes: Option<u64>,
+}
+
+/// Per-instance figures the autoscaler reads.
+#[derive(Debug, Clone)]
+pub(crate) struct InstanceMetrics {
+    pub(crate) state: InstanceState,
+    pub(crate) ready_since: Option<Instant>,
+    pub(crate) cpu_percent: Option<f64>,
+    pub(crate) memory_bytes: Option<u64>,
 }
 
 /// What the registry knows of one service.
@@ -133,6 +148,10 @@ pub struct InstanceStatus {
     pub inflight: usize,
     /// Requests sent through the gateway since it became routable.
     pub requests: u64,
+    /// CPU utilisation over the last second, percent of its `resources.cpu`.
+    pub cpu_percent: Option<f64>,
+    /// Memory in use, bytes.
+    pub memory_bytes: Option<u64>,
     /// The gateway's latency estimate for it (EWMA of time to response headers), in ms.
     pub latency_ms: Option<f64>,
     /// Passively ejected after a refused connection, until its next passing check.
@@ -241,10 +260,33 @@ impl Registry {
                 started_at: None,
                 last_exit: None,
                 endpoint: None,
+                ready_since: None,
+                cpu_percent: None,
+                memory_bytes: None,
             });
             f(rec);
         }
         self.publish();
+    }
+
+    /// Stores an instance's latest CPU and memory readings (routing is unaffected, so nothing is
+    /// republished).
+    pub(crate) fn record_usage(
+        &self,
+        service: &str,
+        slot: u32,
+        cpu_percent: Option<f64>,
+        memory: u64,
+    ) {
+        if let Some(r) = self
+            .lock()
+            .services
+            .get_mut(service)
+            .and_then(|s| s.instances.get_mut(&slot))
+        {
+            r.cpu_percent = cpu_percent;
+            r.memory_bytes = Some(memory);
+        }
     }
 
     /// Forgets an instance for good (after scale-in or shutdown).
@@ -262,6 +304,35 @@ impl Registry {
             .get(service)
             .and_then(|s| s.instances.get(&slot))
             .map(|r| r.state)
+    }
+
+    /// Requests in flight through the gateway to a service's instances right now.
+    pub(crate) fn inflight(&self, service: &str) -> usize {
+        self.lock().services.get(service).map_or(0, |s| {
+            s.instances
+                .values()
+                .filter_map(|r| r.endpoint.as_ref())
+                .map(|e| e.outstanding())
+                .sum()
+        })
+    }
+
+    /// What the autoscaler needs of each instance.
+    pub(crate) fn instance_metrics(&self, service: &str) -> Vec<InstanceMetrics> {
+        self.lock()
+            .services
+            .get(service)
+            .map_or_else(Vec::new, |s| {
+                s.instances
+                    .values()
+                    .map(|r| InstanceMetrics {
+                        state: r.state,
+                        ready_since: r.ready_since,
+                        cpu_percent: r.cpu_percent,
+                        memory_bytes: r.memory_bytes,
+                    })
+                    .collect()
+            })
     }
 
     /// `(min, max, desired)` of a service.
@@ -310,6 +381,8 @@ impl Registry {
                             uptime_secs: r.started_at.map(|t| now.duration_since(t).as_secs()),
                             inflight: r.endpoint.as_ref().map_or(0, |e| e.outstanding()),
                             requests: r.endpoint.as_ref().map_or(0, |e| e.requests_total()),
+                            cpu_percent: r.cpu_percent.map(|c| (c * 10.0).round() / 10.0),
+                            memory_bytes: r.memory_bytes,
                             latency_ms: r
                                 .endpoint
                                 .as_ref()

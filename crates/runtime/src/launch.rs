@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::resources::Resources;
+
 /// The hidden subcommand of the shoal binary that runs [`crate::shim_main`].
 pub const SHIM_SUBCOMMAND: &str = "__shim";
 
@@ -13,7 +15,7 @@ pub const DEFAULT_LOG_MAX_BYTES: u64 = 10 * 1024 * 1024;
 pub const DEFAULT_LOG_KEEP: u32 = 3;
 
 /// Everything needed to start one instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LaunchSpec {
     /// The instance's name, e.g. `web-2`; used in diagnostics and in the shim's command line so
     /// operators can tell shims apart in `ps`.
@@ -34,6 +36,9 @@ pub struct LaunchSpec {
     /// How many rotated files to keep (see [`DEFAULT_LOG_KEEP`]). Disk use per instance is
     /// bounded by about `(log_keep + 1) * log_max_bytes`.
     pub log_keep: u32,
+    /// CPU and memory limits, enforced where the system allows (see
+    /// [`crate::RunningProcess::limits_enforced`]).
+    pub resources: Resources,
 }
 
 /// How to run the shim: an executable plus the arguments that select the shim mode.

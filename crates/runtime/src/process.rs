@@ -1,7 +1,9 @@
 //! A running instance, seen from shoal: its shim process and the control channel to it.
 
 use std::fmt;
+use std::io;
 use std::os::fd::OwnedFd;
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -11,11 +13,14 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
+use crate::cgroup::InstanceCgroups;
 use crate::error::RuntimeError;
 use crate::exit::ExitInfo;
 use crate::launch::{LaunchSpec, ShimCommand};
 use crate::protocol::ControlMsg;
+use crate::resources::Usage;
 use crate::shim::ShimArgs;
+use crate::usage::process_group_usage;
 
 /// How long the shim may take to report that the program runs.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,6 +34,10 @@ const KILL_TIMEOUT: Duration = Duration::from_secs(5);
 /// closed with it, and the shim answers end-of-file on its stdin by `SIGKILL`ing the whole group.
 /// The same happens when shoal dies, however abruptly. Use [`RunningProcess::stop`] for a
 /// graceful stop that also reports how the program ended.
+///
+/// Where the system allows, the instance runs in a cgroup of its own that enforces its
+/// [`crate::Resources`] ([`RunningProcess::limits_enforced`]); it is removed once the instance's
+/// processes are gone.
 pub struct RunningProcess {
     instance_id: String,
     shim: Child,
@@ -42,6 +51,8 @@ pub struct RunningProcess {
     /// Whether the shim has been reaped; its pid (= the group id) may be reused from then on, so
     /// no more signals are sent.
     reaped: bool,
+    /// The instance run's cgroups, if any.
+    cgroups: InstanceCgroups,
 }
 
 impl fmt::Debug for RunningProcess {
@@ -51,6 +62,7 @@ impl fmt::Debug for RunningProcess {
             .field("pid", &self.pid)
             .field("group_id", &self.pgid)
             .field("exit", &self.exit)
+            .field("limits_enforced", &self.cgroups.enforced())
             .finish_non_exhaustive()
     }
 }
@@ -63,7 +75,9 @@ impl RunningProcess {
     /// `program not found: /srv/bin/web`; no report within 10 s yields
     /// [`RuntimeError::Timeout`]. Dropping the future before it completes kills what was started.
     pub async fn spawn(shim: &ShimCommand, spec: &LaunchSpec) -> Result<Self, RuntimeError> {
-        let shim_args = ShimArgs::from_spec(spec)?;
+        // Dropped on an early return, this gives the parent cgroups back.
+        let mut cgroups = InstanceCgroups::acquire();
+        let shim_args = ShimArgs::from_spec(spec, cgroups.parents().cloned())?;
         let mut command = Command::new(&shim.exe);
         command
             .args(&shim.leading_args)
@@ -90,6 +104,7 @@ impl RunningProcess {
                 "the instance supervisor ended at once".into(),
             ));
         };
+        cgroups.started(&spec.instance_id, pgid);
         let stdout = child
             .stdout
             .take()
@@ -103,35 +118,55 @@ impl RunningProcess {
             pgid,
             exit: None,
             reaped: false,
+            cgroups,
         };
 
-        let first = tokio::time::timeout(START_TIMEOUT, process.control.next_line()).await;
-        let failure = match first {
-            Ok(Ok(Some(line))) => match ControlMsg::parse(&line) {
-                Some(ControlMsg::Pid(pid)) => {
-                    process.pid = pid;
-                    tracing::debug!(
-                        instance = %process.instance_id,
-                        pid,
-                        group = pgid,
-                        "instance started"
-                    );
-                    return Ok(process);
-                }
-                Some(ControlMsg::Error(message)) => RuntimeError::Start { message },
-                _ => RuntimeError::Protocol(format!(
-                    "unexpected first message from the instance supervisor: {line:?}"
-                )),
-            },
-            Ok(Ok(None)) => RuntimeError::Protocol(
-                "the instance supervisor ended without starting the program".into(),
-            ),
-            Ok(Err(e)) => RuntimeError::Io(e),
+        let failure = match tokio::time::timeout(START_TIMEOUT, process.read_start()).await {
+            Ok(Ok(pid)) => {
+                process.pid = pid;
+                tracing::debug!(
+                    instance = %process.instance_id,
+                    pid,
+                    group = pgid,
+                    limits_enforced = process.cgroups.enforced(),
+                    "instance started"
+                );
+                return Ok(process);
+            }
+            Ok(Err(e)) => e,
             Err(_) => RuntimeError::Timeout(START_TIMEOUT),
         };
         process.exit = Some(ExitInfo::Lost);
         process.finish().await;
         Err(failure)
+    }
+
+    /// Reads the control channel until the shim reports the program's pid.
+    async fn read_start(&mut self) -> Result<u32, RuntimeError> {
+        loop {
+            let line = match self.control.next_line().await {
+                Ok(Some(line)) => line,
+                Ok(None) => {
+                    return Err(RuntimeError::Protocol(
+                        "the instance supervisor ended without starting the program".into(),
+                    ))
+                }
+                Err(e) => return Err(RuntimeError::Io(e)),
+            };
+            match ControlMsg::parse(&line) {
+                Some(ControlMsg::NoLimits(reason)) => {
+                    tracing::debug!(instance = %self.instance_id, %reason, "limits not enforced");
+                    self.cgroups.not_enforced(&reason);
+                }
+                Some(ControlMsg::Pid(pid)) => return Ok(pid),
+                Some(ControlMsg::Error(message)) => return Err(RuntimeError::Start { message }),
+                _ => {
+                    return Err(RuntimeError::Protocol(format!(
+                        "unexpected first message from the instance supervisor: {line:?}"
+                    )))
+                }
+            }
+        }
     }
 
     /// The program's pid (a child of the shim).
@@ -143,6 +178,42 @@ impl RunningProcess {
     /// starts belong to this group unless they leave it on purpose.
     pub fn group_id(&self) -> u32 {
         self.pgid
+    }
+
+    /// Whether the instance's [`crate::Resources`] are enforced: it runs in a cgroup of its own
+    /// with the limits set, and [`RunningProcess::usage`] reads from there. When `false` it runs
+    /// without limits (not Linux, no writable cgroup file system, missing controllers; shoal
+    /// logs the reason once) and usage is read from `/proc`.
+    pub fn limits_enforced(&self) -> bool {
+        self.cgroups.enforced()
+    }
+
+    /// The instance's cgroup directories (one per hierarchy; several with cgroup v1), for
+    /// diagnostics; empty when limits are not enforced. They no longer exist once the instance
+    /// ended and was waited for.
+    pub fn cgroup_dirs(&self) -> Vec<&Path> {
+        self.cgroups.dirs()
+    }
+
+    /// What the instance uses now: cumulative CPU time and current memory.
+    ///
+    /// With [`RunningProcess::limits_enforced`] it is read from the instance's cgroup, which
+    /// counts every process in it, descendants that left the process group included (and the
+    /// shim, whose share is negligible: it sleeps while copying output). Otherwise it is summed
+    /// from `/proc` over the instance's process group, without the shim (see
+    /// [`crate::process_group_usage`]). Fails once the instance has ended and was waited for,
+    /// and with [`io::ErrorKind::NotFound`] when none of its processes runs.
+    pub fn usage(&self) -> io::Result<Usage> {
+        if self.reaped {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("instance {} has ended", self.instance_id),
+            ));
+        }
+        match self.cgroups.usage() {
+            Some(usage) => usage,
+            None => process_group_usage(self.pgid, Some(self.pgid)),
+        }
     }
 
     /// Sends `sig` to the whole process group (the shim ignores `SIGTERM`, `SIGINT` and
@@ -229,12 +300,20 @@ impl RunningProcess {
         }
     }
 
-    /// Kills what is left of the group and reaps the shim. Cancel-safe: until the shim is reaped
-    /// its pid cannot be reused, so repeating the kill is harmless.
+    /// Kills what is left of the group, reaps the shim and removes the instance's cgroups (killing
+    /// what is left in them, such as descendants that left the group). Cancel-safe: until the
+    /// shim is reaped its pid cannot be reused, so repeating the kill is harmless.
     async fn finish(&mut self) {
-        if self.reaped {
-            return;
+        if !self.reaped {
+            self.reap().await;
         }
+        if self.reaped {
+            self.cgroups.remove().await;
+        }
+    }
+
+    /// `SIGKILL`s the group and waits for the shim to end.
+    async fn reap(&mut self) {
         self.signal_logged(Signal::SIGKILL);
         match tokio::time::timeout(KILL_TIMEOUT, self.shim.wait()).await {
             Ok(Ok(status)) => {

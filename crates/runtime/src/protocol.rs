@@ -1,6 +1,7 @@
 //! The shim's control channel: one message per line on the shim's stdout.
 //!
 //! ```text
+//! nolimits cannot write "50000 100000" to ...   the limits are not enforced (sent before pid)
 //! pid 4242                  the program was started
 //! error permission denied: /srv/bin/web   the program could not be started
 //! exit code 3               the program exited on its own
@@ -12,6 +13,8 @@ use crate::exit::ExitInfo;
 /// One message from the shim to shoal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ControlMsg {
+    /// The instance runs without its cgroup, so its limits are not enforced; the text says why.
+    NoLimits(String),
     /// The program runs with this pid.
     Pid(u32),
     /// The program could not be started; the text is for the operator.
@@ -23,15 +26,16 @@ pub(crate) enum ControlMsg {
 impl ControlMsg {
     /// The message as one line, newline included.
     pub(crate) fn encode(&self) -> String {
+        let one_line = |message: &str| -> String {
+            message
+                .chars()
+                .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
+                .collect()
+        };
         match self {
+            ControlMsg::NoLimits(reason) => format!("nolimits {}\n", one_line(reason)),
             ControlMsg::Pid(pid) => format!("pid {pid}\n"),
-            ControlMsg::Error(message) => {
-                let one_line: String = message
-                    .chars()
-                    .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
-                    .collect();
-                format!("error {one_line}\n")
-            }
+            ControlMsg::Error(message) => format!("error {}\n", one_line(message)),
             ControlMsg::Exit(ExitInfo::Code(code)) => format!("exit code {code}\n"),
             ControlMsg::Exit(ExitInfo::Signal(signal)) => format!("exit signal {signal}\n"),
             ControlMsg::Exit(ExitInfo::Lost) => "exit lost\n".to_owned(),
@@ -43,6 +47,7 @@ impl ControlMsg {
         let line = line.strip_suffix('\r').unwrap_or(line);
         let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
         match word {
+            "nolimits" => Some(ControlMsg::NoLimits(rest.to_owned())),
             "pid" => rest.parse().ok().map(ControlMsg::Pid),
             "error" => Some(ControlMsg::Error(rest.to_owned())),
             "exit" => {
@@ -66,6 +71,7 @@ mod tests {
     #[test]
     fn messages_round_trip() {
         for msg in [
+            ControlMsg::NoLimits("cannot create /sys/fs/cgroup/x: read-only".into()),
             ControlMsg::Pid(4242),
             ControlMsg::Error("permission denied: /srv/bin/web".into()),
             ControlMsg::Exit(ExitInfo::Code(-1)),

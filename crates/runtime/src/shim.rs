@@ -3,14 +3,17 @@
 //! It is shoal's own binary, started by [`crate::RunningProcess::spawn`] as the leader of a new
 //! process group with a pipe on its stdin whose write end only shoal holds. It
 //!
-//! 1. starts the program in its process group (stdin `/dev/null`, stdout and stderr piped) and
+//! 1. when shoal passed its parent cgroups, creates the instance run's cgroup with the limits
+//!    and moves itself in, so the program starts inside (or reports `nolimits <reason>` and goes
+//!    on without);
+//! 2. starts the program in its process group (stdin `/dev/null`, stdout and stderr piped) and
 //!    reports `pid <N>` on its stdout, the control channel;
-//! 2. copies the program's output into the instance's rotating log file;
-//! 3. `SIGKILL`s its whole process group as soon as its stdin reports end-of-file, which happens
+//! 3. copies the program's output into the instance's rotating log file;
+//! 4. `SIGKILL`s its whole process group as soon as its stdin reports end-of-file, which happens
 //!    when shoal is gone however it ended — this is what keeps instances from outliving shoal;
-//! 4. survives `SIGTERM`, `SIGINT` and `SIGHUP`, which shoal sends to the whole group to stop the
+//! 5. survives `SIGTERM`, `SIGINT` and `SIGHUP`, which shoal sends to the whole group to stop the
 //!    program gracefully, so it can report how the program ended;
-//! 5. when the program ended, reports `exit code <N>` or `exit signal <S>` and then `SIGKILL`s
+//! 6. when the program ended, reports `exit code <N>` or `exit signal <S>` and then `SIGKILL`s
 //!    its group, so background processes left behind by the program do not linger.
 //!
 //! It is synchronous (plain threads, no async runtime) to stay small and predictable.
@@ -31,6 +34,7 @@ use nix::unistd::{getpgrp, getpid, setpgid, Pid};
 
 pub(crate) use args::ShimArgs;
 
+use crate::cgroup;
 use crate::exit::ExitInfo;
 use crate::logfile::{LogStream, RotatingWriter};
 use crate::protocol::ControlMsg;
@@ -70,6 +74,12 @@ fn run(args: Vec<String>) -> i32 {
     if let Err(message) = prepare_process() {
         send(&ControlMsg::Error(message));
         return START_FAILED;
+    }
+    // Before anything else is started: children inherit the cgroup when they are created.
+    if let Some(parents) = &args.cgroups {
+        if let Err(reason) = cgroup::enter(parents, &args.instance, args.resources) {
+            send(&ControlMsg::NoLimits(reason));
+        }
     }
     let writer = match RotatingWriter::open(Path::new(&args.log), args.max_bytes, args.keep) {
         Ok(writer) => Arc::new(Mutex::new(writer)),

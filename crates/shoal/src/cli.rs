@@ -138,4 +138,9 @@ pub enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Send HTTP load to a URL and report throughput, latency and errors.
+    ///
+    /// Closed model by default (-c connections back to back), open model with -r (a fixed rate,
+    /// latency from each request's intended send time). Exit 1 when a threshold is breached.
+    Load(Box<shoal_loadgen::LoadArgs>),
 }

@@ -68,6 +68,40 @@ async fn run(command: Command) -> Result<(), Failure> {
             output,
         } => commands::events(&target.into(), follow, output).await,
         Command::Down { target } => commands::down(&target).await,
+        Command::Load(args) => load(&args).await,
+    }
+}
+
+/// `shoal load`: runs the load (Ctrl-C ends it early with a report), prints the report, and
+/// fails with exit 1 when a threshold was breached.
+async fn load(args: &shoal_loadgen::LoadArgs) -> Result<(), Failure> {
+    use std::io::IsTerminal;
+    let progress = std::io::stderr().is_terminal();
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let report = shoal_loadgen::run_until(args, progress, ctrl_c)
+        .await
+        .map_err(|e| {
+            if e.is_input() {
+                Failure::input(e.to_string())
+            } else {
+                Failure::op(e.to_string())
+            }
+        })?;
+    match args.output {
+        shoal_loadgen::OutputFormat::Table => print!("{}", report.render_table()),
+        shoal_loadgen::OutputFormat::Json => println!("{}", report.render_json()),
+    }
+    if report.thresholds_passed() {
+        Ok(())
+    } else {
+        Err(Failure::op(format!(
+            "threshold breached: {}",
+            report.failed_thresholds().join(", ")
+        )))
     }
 }
 

@@ -38,6 +38,8 @@ pub async fn run(file: &Path) -> Result<(), Failure> {
             data_dir.display()
         ))
     })?;
+    // Cgroups left by a shoal that was killed outright.
+    shoal_runtime::cleanup_stale_cgroups();
     let shim = ShimCommand::current_exe()
         .map_err(|e| Failure::op(format!("cannot find shoal's own executable: {e}")))?;
 
@@ -149,6 +151,7 @@ pub async fn run(file: &Path) -> Result<(), Failure> {
         tracing::warn!(error = %e, "gateway ended with an error");
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), admin_task).await;
+    shoal_runtime::remove_own_cgroups();
     println!("shoal stopped");
     Ok(())
 }

@@ -5,6 +5,7 @@ mod e2e {
     pub mod support;
 
     mod admin;
+    mod autoscale;
     mod balancing;
     mod foreign;
     mod lifecycle;

@@ -163,6 +163,53 @@ pub struct RateLimit {
     pub period: Duration,
 }
 
+impl AutoscaleSpec {
+    /// An autoscaler for `metrics` with every other key at its default: the values used for
+    /// keys left out of `[services.NAME.autoscale]`.
+    pub fn with_metrics(metrics: Vec<MetricTarget>) -> Self {
+        AutoscaleSpec {
+            metrics,
+            tolerance_up: 0.1,
+            tolerance_down: 0.1,
+            stable_window: Duration::from_secs(60),
+            panic_window: Duration::from_secs(6),
+            panic_threshold: 2.0,
+            target_utilization: 0.7,
+            scale_down_stabilization: Duration::from_secs(60),
+            scale_up_cooldown: Duration::ZERO,
+            scale_down_cooldown: Duration::from_secs(10),
+            scale_up_limit: RateLimit {
+                instances: 4,
+                percent: 100.0,
+                period: Duration::from_secs(1),
+            },
+            scale_down_limit: RateLimit {
+                instances: 1,
+                percent: 50.0,
+                period: Duration::from_secs(2),
+            },
+            warmup: Duration::from_secs(5),
+            idle: Duration::from_secs(30),
+            cold_start_timeout: Duration::from_secs(30),
+            cold_start_queue: 1000,
+        }
+    }
+}
+
+impl Metric {
+    /// The name written in the spec (`metric = "cpu"`), also used in status and decisions.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Metric::Cpu => "cpu",
+            Metric::Memory => "memory",
+            Metric::Concurrency => "concurrency",
+            Metric::Rps => "rps",
+            Metric::LatencyP95 => "latency_p95",
+            Metric::Prometheus { .. } => "prometheus",
+        }
+    }
+}
+
 /// Which requests belong to a service: optional exact host (port ignored), longest path prefix.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RouteSpec {

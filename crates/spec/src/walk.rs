@@ -5,7 +5,7 @@
 //! keys (`health.path = "/"`) all look the same through [`TableRef`].
 
 pub(crate) mod convert;
-mod suggest;
+pub(crate) mod suggest;
 
 use std::ops::Range;
 use std::path::Path;
@@ -177,6 +177,77 @@ impl<'s> Walker<'s> {
         }
     }
 
+    /// `key` of `parent` as a list of tables: `[[parent.key]]` sections or an inline array of
+    /// inline tables. Each table's keys are checked against `allowed`; an element that is not a
+    /// table is reported and left out. Elements come in file order.
+    pub(crate) fn table_array<'a>(
+        &mut self,
+        parent: &TableRef<'a>,
+        key: &str,
+        allowed: &[&str],
+        example: &str,
+    ) -> Val<Vec<TableRef<'a>>> {
+        if !parent.valid {
+            return Val::Invalid;
+        }
+        let Some(entry) = parent.get(key) else {
+            return Val::Missing;
+        };
+        let path = parent.child_path(key);
+        let mut out = Vec::new();
+        let mut valid = true;
+        match entry.item {
+            Item::ArrayOfTables(tables) => {
+                for table in tables.iter() {
+                    out.push(TableRef {
+                        table,
+                        path: path.clone(),
+                        span: table.span(),
+                        valid: true,
+                    });
+                }
+            }
+            Item::Value(toml_edit::Value::Array(array)) => {
+                for v in array.iter() {
+                    match v.as_inline_table() {
+                        Some(table) => out.push(TableRef {
+                            table,
+                            path: path.clone(),
+                            span: v.span(),
+                            valid: true,
+                        }),
+                        None => {
+                            self.error(
+                                v.span(),
+                                format!(
+                                    "{path}: expected a table, found {}",
+                                    convert::value_type_name(v)
+                                ),
+                                Some(format!("write {example}")),
+                            );
+                            valid = false;
+                        }
+                    }
+                }
+            }
+            item => {
+                self.problem(
+                    entry.value_span(),
+                    Problem::expected("an array of tables", item).hint(format!("write {example}")),
+                );
+                return Val::Invalid;
+            }
+        }
+        for table in &out {
+            self.check_keys(table, allowed, &[]);
+        }
+        if valid {
+            Val::Given(out, entry.value_span())
+        } else {
+            Val::Invalid
+        }
+    }
+
     /// Reads `key` of `table` with `convert`, reporting a problem at the value.
     pub(crate) fn get<T>(
         &mut self,
@@ -284,6 +355,11 @@ impl<'a> TableRef<'a> {
     /// False when the table was written with a value of the wrong type (already reported).
     pub(crate) fn valid(&self) -> bool {
         self.valid
+    }
+
+    /// The dotted path of the table, e.g. `services.web.health` (empty for the root).
+    pub(crate) fn path(&self) -> &str {
+        &self.path
     }
 
     fn child_path(&self, name: &str) -> String {

@@ -1,30 +1,49 @@
 //! The shim's command line, private to this crate:
 //!
 //! ```text
-//! __shim --instance ID --log PATH --max-bytes N --keep K --workdir DIR -- PROGRAM [ARG]...
+//! __shim --instance ID --log PATH --max-bytes N --keep K --workdir DIR
+//!        [--cpu-limit CORES] [--memory-limit BYTES]
+//!        [--cgroup2 DIR | --cgroup-cpu DIR --cgroup-cpuacct DIR --cgroup-memory DIR]
+//!        -- PROGRAM [ARG]...
 //! ```
+//!
+//! The `--cgroup*` options name shoal's parent cgroups (v2, or the v1 hierarchies of the three
+//! controllers); with them the shim puts itself into a new child cgroup with the limits before
+//! it starts the program. Without them the limits are not enforced.
 //!
 //! The program's environment is not part of it: shoal starts the shim with the instance's
 //! environment already applied and the shim passes its own environment on.
 
+use std::path::PathBuf;
+
+use crate::cgroup::Cgroups;
 use crate::error::RuntimeError;
 use crate::launch::LaunchSpec;
+use crate::resources::Resources;
 
 /// The parsed shim command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ShimArgs {
     pub(crate) instance: String,
     pub(crate) log: String,
     pub(crate) max_bytes: u64,
     pub(crate) keep: u32,
     pub(crate) workdir: String,
+    /// The limits to enforce, should `cgroups` be given.
+    pub(crate) resources: Resources,
+    /// Shoal's parent cgroups, under which the shim creates the instance run's cgroups.
+    pub(crate) cgroups: Option<Cgroups>,
     pub(crate) program: String,
     pub(crate) args: Vec<String>,
 }
 
 impl ShimArgs {
-    /// The shim arguments for `spec`. Paths must be valid UTF-8 because they travel as `String`s.
-    pub(crate) fn from_spec(spec: &LaunchSpec) -> Result<Self, RuntimeError> {
+    /// The shim arguments for `spec`, its cgroups to be created under `cgroups`. Paths must be
+    /// valid UTF-8 because they travel as `String`s.
+    pub(crate) fn from_spec(
+        spec: &LaunchSpec,
+        cgroups: Option<Cgroups>,
+    ) -> Result<Self, RuntimeError> {
         let utf8 = |what: &str, path: &std::path::Path| {
             path.to_str()
                 .map(str::to_owned)
@@ -50,6 +69,8 @@ impl ShimArgs {
             max_bytes: spec.log_max_bytes,
             keep: spec.log_keep,
             workdir: utf8("working directory", &spec.workdir)?,
+            resources: spec.resources,
+            cgroups,
             program: utf8("program path", &spec.program)?,
             args: spec.args.clone(),
         })
@@ -68,9 +89,33 @@ impl ShimArgs {
             self.keep.to_string(),
             "--workdir".to_owned(),
             self.workdir.clone(),
-            "--".to_owned(),
-            self.program.clone(),
         ];
+        let mut option = |flag: &str, value: String| {
+            out.push(flag.to_owned());
+            out.push(value);
+        };
+        if let Some(cores) = self.resources.cpu_limit {
+            option("--cpu-limit", cores.to_string());
+        }
+        if let Some(bytes) = self.resources.memory_limit {
+            option("--memory-limit", bytes.to_string());
+        }
+        let path = |dir: &PathBuf| dir.to_string_lossy().into_owned();
+        match &self.cgroups {
+            None => {}
+            Some(Cgroups::V2(dir)) => option("--cgroup2", path(dir)),
+            Some(Cgroups::V1 {
+                cpu,
+                cpuacct,
+                memory,
+            }) => {
+                option("--cgroup-cpu", path(cpu));
+                option("--cgroup-cpuacct", path(cpuacct));
+                option("--cgroup-memory", path(memory));
+            }
+        }
+        out.push("--".to_owned());
+        out.push(self.program.clone());
         out.extend(self.args.iter().cloned());
         out
     }
@@ -82,6 +127,9 @@ impl ShimArgs {
         let mut max_bytes = None;
         let mut keep = None;
         let mut workdir = None;
+        let mut resources = Resources::default();
+        let mut cgroup2 = None;
+        let mut cgroup_v1: [Option<PathBuf>; 3] = [None, None, None];
         let mut iter = args.into_iter();
         loop {
             let Some(flag) = iter.next() else {
@@ -111,9 +159,44 @@ impl ShimArgs {
                     )
                 }
                 "--workdir" => workdir = Some(value),
+                "--cpu-limit" => {
+                    resources.cpu_limit = Some(
+                        value
+                            .parse::<f64>()
+                            .ok()
+                            .filter(|cores| cores.is_finite() && *cores > 0.0)
+                            .ok_or_else(|| format!("--cpu-limit: not a core count: {value:?}"))?,
+                    )
+                }
+                "--memory-limit" => {
+                    resources.memory_limit = Some(
+                        value
+                            .parse::<u64>()
+                            .map_err(|_| format!("--memory-limit: not a byte count: {value:?}"))?,
+                    )
+                }
+                "--cgroup2" => cgroup2 = Some(PathBuf::from(value)),
+                "--cgroup-cpu" => cgroup_v1[0] = Some(PathBuf::from(value)),
+                "--cgroup-cpuacct" => cgroup_v1[1] = Some(PathBuf::from(value)),
+                "--cgroup-memory" => cgroup_v1[2] = Some(PathBuf::from(value)),
                 _ => return Err(format!("unknown option {flag}")),
             }
         }
+        let cgroups = match (cgroup2, cgroup_v1) {
+            (None, [None, None, None]) => None,
+            (Some(dir), [None, None, None]) => Some(Cgroups::V2(dir)),
+            (None, [Some(cpu), Some(cpuacct), Some(memory)]) => Some(Cgroups::V1 {
+                cpu,
+                cpuacct,
+                memory,
+            }),
+            (None, _) => {
+                return Err(
+                    "--cgroup-cpu, --cgroup-cpuacct and --cgroup-memory go together".to_owned(),
+                )
+            }
+            (Some(_), _) => return Err("--cgroup2 excludes the v1 --cgroup-* options".to_owned()),
+        };
         let program = iter.next().ok_or("missing PROGRAM after `--`")?;
         Ok(Self {
             instance,
@@ -121,6 +204,8 @@ impl ShimArgs {
             max_bytes: max_bytes.ok_or("missing --max-bytes")?,
             keep: keep.ok_or("missing --keep")?,
             workdir: workdir.ok_or("missing --workdir")?,
+            resources,
+            cgroups,
             program,
             args: iter.collect(),
         })
@@ -142,6 +227,11 @@ mod tests {
             max_bytes: 10 << 20,
             keep: 3,
             workdir: "/srv/web".into(),
+            resources: Resources {
+                cpu_limit: Some(0.25),
+                memory_limit: Some(256 << 20),
+            },
+            cgroups: Some(Cgroups::V2("/sys/fs/cgroup/shoal-1".into())),
             program: "/srv/web/bin/server".into(),
             args: strings(&["--port", "8002", "--", "--not-an-option", ""]),
         }
@@ -150,6 +240,21 @@ mod tests {
     #[test]
     fn round_trips_including_dashes_and_empty_args() {
         let args = sample();
+        assert_eq!(ShimArgs::parse(args.to_args()), Ok(args));
+    }
+
+    #[test]
+    fn limits_and_cgroups_are_optional() {
+        let mut args = sample();
+        args.resources = Resources::default();
+        args.cgroups = None;
+        assert_eq!(ShimArgs::parse(args.to_args()), Ok(args.clone()));
+        args.cgroups = Some(Cgroups::V1 {
+            cpu: "/cg/cpu,cpuacct/shoal-1".into(),
+            cpuacct: "/cg/cpu,cpuacct/shoal-1".into(),
+            memory: "/cg/memory/shoal-1".into(),
+        });
+        args.resources.cpu_limit = Some(1.0 / 3.0);
         assert_eq!(ShimArgs::parse(args.to_args()), Ok(args));
     }
 
@@ -171,8 +276,13 @@ mod tests {
             log_path: "/data/logs/web-2.log".into(),
             log_max_bytes: 10 << 20,
             log_keep: 3,
+            resources: Resources {
+                cpu_limit: Some(0.25),
+                memory_limit: Some(256 << 20),
+            },
         };
-        assert_eq!(ShimArgs::from_spec(&spec).unwrap(), sample());
+        let cgroups = Some(Cgroups::V2("/sys/fs/cgroup/shoal-1".into()));
+        assert_eq!(ShimArgs::from_spec(&spec, cgroups).unwrap(), sample());
     }
 
     #[test]
@@ -186,8 +296,9 @@ mod tests {
             log_path: "/tmp/x.log".into(),
             log_max_bytes: 1,
             log_keep: 1,
+            resources: Resources::default(),
         };
-        let message = |spec: &LaunchSpec| match ShimArgs::from_spec(spec) {
+        let message = |spec: &LaunchSpec| match ShimArgs::from_spec(spec, None) {
             Err(RuntimeError::Start { message }) => message,
             other => panic!("{other:?}"),
         };
@@ -209,6 +320,17 @@ mod tests {
         assert_eq!(err(&["--log"]), "option --log needs a value");
         assert_eq!(err(&["--bogus", "1", "--", "x"]), "unknown option --bogus");
         assert!(err(&["--max-bytes", "ten", "--", "x"]).contains("not a byte count"));
+        assert!(err(&["--cpu-limit", "0", "--", "x"]).contains("not a core count"));
+        assert!(err(&["--cpu-limit", "NaN", "--", "x"]).contains("not a core count"));
+        assert!(err(&["--memory-limit", "1G", "--", "x"]).contains("not a byte count"));
+        assert_eq!(
+            err(&["--cgroup-cpu", "/a", "--", "x"]),
+            "--cgroup-cpu, --cgroup-cpuacct and --cgroup-memory go together"
+        );
+        assert_eq!(
+            err(&["--cgroup2", "/a", "--cgroup-memory", "/b", "--", "x"]),
+            "--cgroup2 excludes the v1 --cgroup-* options"
+        );
         assert_eq!(
             err(&["--log", "l", "--max-bytes", "1", "--keep", "1", "--"]),
             "missing PROGRAM after `--`"

@@ -6,21 +6,27 @@ mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use shoal_runtime::{
-    shim_main, tail_lines, ExitInfo, LogFollower, LogStream, RunningProcess, RuntimeError,
-    SHIM_SUBCOMMAND,
+    cleanup_stale_cgroups, cpu_percent, process_group_usage, remove_own_cgroups, shim_main,
+    tail_lines, ExitInfo, LogFollower, LogStream, RunningProcess, RuntimeError, SHIM_SUBCOMMAND,
 };
 use tokio::time::{timeout, Instant};
 
-use support::{alive, assert_gone_within, block_on, sh_spec, shim, wait_for_logged_pid, TestDir};
+use support::{
+    alive, assert_gone_within, block_on, dirs_gone_within, sh_spec, shim, skip, wait_for_log_line,
+    wait_for_logged_pid, TestDir,
+};
 
 /// Mode of this binary that starts an instance and then idles until it is killed.
 const ORPHAN_PARENT: &str = "__orphan-parent";
+
+/// Mode of this binary that starts an instance, drops it, removes its own cgroups and exits.
+const OWN_CGROUPS: &str = "__own-cgroups";
 
 /// Generous limits: the tests run on small, busy machines.
 const EXIT_LIMIT: Duration = Duration::from_secs(60);
@@ -71,6 +77,21 @@ const TESTS: &[harness::Test] = &[
         "follower_sees_new_lines_across_rotation",
         follower_sees_new_lines_across_rotation,
     ),
+    ("cpu_limit_caps_a_busy_loop", cpu_limit_caps_a_busy_loop),
+    ("memory_limit_kills_a_hog", memory_limit_kills_a_hog),
+    ("memory_usage_is_plausible", memory_usage_is_plausible),
+    (
+        "proc_fallback_sums_the_process_group",
+        proc_fallback_sums_the_process_group,
+    ),
+    (
+        "own_cgroups_are_removed_on_exit",
+        own_cgroups_are_removed_on_exit,
+    ),
+    (
+        "descendants_that_left_the_group_are_killed_with_the_cgroup",
+        descendants_that_left_the_group_are_killed_with_the_cgroup,
+    ),
 ];
 
 fn main() {
@@ -78,6 +99,7 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some(SHIM_SUBCOMMAND) => shim_main(args[2..].to_vec()),
         Some(ORPHAN_PARENT) => orphan_parent(Path::new(&args[2])),
+        Some(OWN_CGROUPS) => own_cgroups(Path::new(&args[2])),
         _ => std::process::exit(harness::run(TESTS, &args[1..])),
     }
 }
@@ -89,10 +111,46 @@ fn orphan_parent(dir: &Path) -> ! {
         let spec = sh_spec(dir, "orphan", "sleep 1000 & echo $!; wait");
         let process = RunningProcess::spawn(&shim(), &spec).await.expect("spawn");
         println!("pids {} {}", process.pid(), process.group_id());
+        println!("cgroups {}", joined(&process.cgroup_dirs()));
         std::io::stdout().flush().expect("flush");
         std::future::pending::<()>().await;
         unreachable!("{process:?}")
     })
+}
+
+/// Starts an instance, drops it (its cgroups are then removed in the background), removes the
+/// process's own cgroups as shoal does on a clean exit, and prints the instance's cgroups.
+fn own_cgroups(dir: &Path) -> ! {
+    block_on(async {
+        let spec = sh_spec(dir, "own", "exec sleep 1000");
+        let process = RunningProcess::spawn(&shim(), &spec).await.expect("spawn");
+        println!("cgroups {}", joined(&process.cgroup_dirs()));
+        drop(process);
+        remove_own_cgroups();
+    });
+    std::process::exit(0)
+}
+
+fn joined(dirs: &[&Path]) -> String {
+    let dirs: Vec<&str> = dirs.iter().map(|d| d.to_str().expect("UTF-8")).collect();
+    dirs.join(" ")
+}
+
+/// The directories of a `cgroups ...` line printed by a child of this binary.
+fn parse_cgroups_line(line: &str) -> Vec<PathBuf> {
+    line.trim_end()
+        .strip_prefix("cgroups")
+        .unwrap_or_else(|| panic!("unexpected output {line:?}"))
+        .split_whitespace()
+        .map(PathBuf::from)
+        .collect()
+}
+
+/// The parent of each of `dirs` (shoal's `shoal-<pid>` cgroups).
+fn parents(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    dirs.iter()
+        .map(|d| d.parent().expect("parent").to_path_buf())
+        .collect()
 }
 
 fn output_lands_in_the_log_with_stream_tags() {
@@ -295,10 +353,12 @@ fn sigkilled_parent_leaves_no_instance_behind() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut stdout = BufReader::new(parent.stdout.take().unwrap());
     let mut line = String::new();
-    BufReader::new(parent.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    stdout.read_line(&mut line).unwrap();
+    let mut cgroups_line = String::new();
+    stdout.read_line(&mut cgroups_line).unwrap();
+    let cgroups = parse_cgroups_line(&cgroups_line);
     let pids: Vec<u32> = line
         .strip_prefix("pids ")
         .unwrap_or_else(|| panic!("unexpected output {line:?}"))
@@ -315,6 +375,26 @@ fn sigkilled_parent_leaves_no_instance_behind() {
     parent.kill().unwrap(); // SIGKILL: no chance to clean up
     parent.wait().unwrap();
     assert_gone_within(&[app, background, shim_pid], GONE_LIMIT);
+
+    // Its cgroups are left behind, until a later shoal cleans up stale ones.
+    if cgroups.is_empty() {
+        skip(
+            "sigkilled_parent_leaves_no_instance_behind",
+            "stale cgroup cleanup",
+        );
+        return;
+    }
+    assert!(cgroups.iter().all(|d| d.exists()), "{cgroups:?}");
+    let stale = parents(&cgroups);
+    let deadline = Instant::now() + GONE_LIMIT;
+    while stale.iter().any(|d| d.exists()) && Instant::now() < deadline {
+        cleanup_stale_cgroups();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        stale.iter().all(|d| !d.exists()),
+        "stale cgroups left: {stale:?}"
+    );
 }
 
 /// A program that writes 20 000 lines of about 65 bytes each as fast as it can.
@@ -448,5 +528,218 @@ fn follower_sees_new_lines_across_rotation() {
         assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
         assert_eq!(seen.last(), Some(&49), "{seen:?}");
         assert!(seen.len() >= 45, "{seen:?}");
+    })
+}
+
+/// How long the CPU tests measure; the quota is enforced per 100 ms period.
+const CPU_WINDOW: Duration = Duration::from_secs(2);
+
+fn cpu_limit_caps_a_busy_loop() {
+    block_on(async {
+        let dir = TestDir::new("cpu");
+        let mut spec = sh_spec(dir.path(), "busy", "while :; do :; done");
+        spec.resources.cpu_limit = Some(0.5);
+        let mut process = RunningProcess::spawn(&shim(), &spec).await.unwrap();
+        let started = Instant::now();
+        let reading = |process: &RunningProcess| {
+            let usage = process.usage().unwrap();
+            (usage.cpu_seconds, started.elapsed())
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let first = reading(&process);
+        tokio::time::sleep(CPU_WINDOW).await;
+        let second = reading(&process);
+        let of_limit = cpu_percent(first, second, 0.5);
+        let of_a_core = cpu_percent(first, second, 1.0);
+        println!(
+            "note: busy loop limited to 0.5 cores used {of_a_core:.1} % of a core \
+             ({of_limit:.1} % of its limit; enforced: {})",
+            process.limits_enforced()
+        );
+        // The /proc reading of the same group sees the loop too, whatever the mode.
+        let group = process.group_id();
+        let from_proc = process_group_usage(group, Some(group)).unwrap();
+        assert!(from_proc.cpu_seconds > 0.0, "{from_proc:?}");
+
+        if process.limits_enforced() {
+            // The quota guarantees the upper bound. Below it the loop competes for the CPUs
+            // with the other tests (and whatever else runs), so the lower bound is generous.
+            assert!(
+                (25.0..=65.0).contains(&of_a_core),
+                "{of_a_core:.1} % of a core, limit 50 %"
+            );
+            assert!((50.0..=130.0).contains(&of_limit), "{of_limit:.1} %");
+            let dirs: Vec<PathBuf> = process
+                .cgroup_dirs()
+                .into_iter()
+                .map(Path::to_path_buf)
+                .collect();
+            assert!(
+                !dirs.is_empty() && dirs.iter().all(|d| d.is_dir()),
+                "{dirs:?}"
+            );
+            process.stop(Duration::from_secs(5)).await;
+            assert!(
+                dirs.iter().all(|d| !d.exists()),
+                "left after stop: {dirs:?}"
+            );
+        } else {
+            skip("cpu_limit_caps_a_busy_loop", "the limit check");
+            assert!(of_a_core > 0.0, "{first:?} {second:?}");
+            process.stop(Duration::from_secs(5)).await;
+        }
+        assert!(process.usage().is_err());
+    })
+}
+
+fn memory_limit_kills_a_hog() {
+    block_on(async {
+        let dir = TestDir::new("hog");
+        let mut spec = sh_spec(
+            dir.path(),
+            "hog",
+            "exec python3 -c 'b = bytearray(256 * 1024 * 1024); import time; time.sleep(5)'",
+        );
+        spec.resources.memory_limit = Some(64 << 20);
+        let mut process = RunningProcess::spawn(&shim(), &spec).await.unwrap();
+        if !process.limits_enforced() {
+            skip("memory_limit_kills_a_hog", "the memory limit");
+            process.stop(Duration::from_secs(1)).await;
+            return;
+        }
+        let dirs: Vec<PathBuf> = process
+            .cgroup_dirs()
+            .into_iter()
+            .map(Path::to_path_buf)
+            .collect();
+        let info = timeout(EXIT_LIMIT, process.wait()).await.unwrap();
+        assert_eq!(info, ExitInfo::Signal(Signal::SIGKILL as i32));
+        assert!(
+            dirs.iter().all(|d| !d.exists()),
+            "left after exit: {dirs:?}"
+        );
+    })
+}
+
+fn memory_usage_is_plausible() {
+    block_on(async {
+        let dir = TestDir::new("memory");
+        let spec = sh_spec(
+            dir.path(),
+            "holder",
+            "exec python3 -c 'import time; b = bytearray(50 * 1024 * 1024); \
+             print(\"ready\", flush=True); time.sleep(30)'",
+        );
+        let mut process = RunningProcess::spawn(&shim(), &spec).await.unwrap();
+        wait_for_log_line(&spec.log_path, "ready", EXIT_LIMIT);
+        let usage = process.usage().unwrap();
+        let group = process.group_id();
+        let from_proc = process_group_usage(group, Some(group)).unwrap();
+        println!(
+            "note: a python process holding 50 MiB uses {} MiB ({} MiB by /proc; enforced: {})",
+            usage.memory_bytes >> 20,
+            from_proc.memory_bytes >> 20,
+            process.limits_enforced()
+        );
+        let sane = (45 << 20)..=(250 << 20);
+        assert!(sane.contains(&usage.memory_bytes), "{usage:?}");
+        assert!(sane.contains(&from_proc.memory_bytes), "{from_proc:?}");
+        let dirs: Vec<PathBuf> = process
+            .cgroup_dirs()
+            .into_iter()
+            .map(Path::to_path_buf)
+            .collect();
+        process.stop(Duration::from_secs(5)).await;
+        assert!(
+            dirs.iter().all(|d| !d.exists()),
+            "left after stop: {dirs:?}"
+        );
+    })
+}
+
+fn proc_fallback_sums_the_process_group() {
+    block_on(async {
+        let dir = TestDir::new("proc");
+        // A busy background process and an idle foreground one, both in the group.
+        let spec = sh_spec(
+            dir.path(),
+            "pair",
+            "(while :; do :; done) & echo $!; exec sleep 1000",
+        );
+        let mut process = RunningProcess::spawn(&shim(), &spec).await.unwrap();
+        let busy = wait_for_logged_pid(&spec.log_path, EXIT_LIMIT);
+        let group = process.group_id();
+        let started = Instant::now();
+        let first = process_group_usage(group, Some(group)).unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let second = process_group_usage(group, Some(group)).unwrap();
+        let elapsed = started.elapsed();
+        let used = second.cpu_seconds - first.cpu_seconds;
+        assert!(used > 0.0, "{first:?} {second:?}");
+        assert!(
+            used <= elapsed.as_secs_f64() * 2.0 + 0.05,
+            "{used} in {elapsed:?}"
+        );
+        assert!(second.memory_bytes > 0);
+        // With the shim counted there is more memory.
+        let with_shim = process_group_usage(group, None).unwrap();
+        assert!(with_shim.memory_bytes > second.memory_bytes);
+
+        process.stop(Duration::from_secs(5)).await;
+        assert_gone_within(&[busy], GONE_LIMIT);
+        let err = process_group_usage(group, None).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        assert!(process.usage().is_err());
+    })
+}
+
+fn own_cgroups_are_removed_on_exit() {
+    let dir = TestDir::new("own");
+    let output = Command::new(std::env::current_exe().unwrap())
+        .arg(OWN_CGROUPS)
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let cgroups = parse_cgroups_line(stdout.lines().next().unwrap_or_default());
+    if cgroups.is_empty() {
+        skip("own_cgroups_are_removed_on_exit", "the check");
+        return;
+    }
+    let mut all = parents(&cgroups);
+    all.extend(cgroups);
+    assert!(dirs_gone_within(&all, Duration::ZERO), "left: {all:?}");
+}
+
+fn descendants_that_left_the_group_are_killed_with_the_cgroup() {
+    block_on(async {
+        let dir = TestDir::new("escapee");
+        // `setsid` (not a group leader here) moves the sleep into a session and group of its own.
+        let spec = sh_spec(dir.path(), "escapee", "setsid sleep 1000 & echo $!; wait");
+        let mut process = RunningProcess::spawn(&shim(), &spec).await.unwrap();
+        let escapee = wait_for_logged_pid(&spec.log_path, EXIT_LIMIT);
+        if !process.limits_enforced() {
+            skip(
+                "descendants_that_left_the_group_are_killed_with_the_cgroup",
+                "the check",
+            );
+            process.stop(Duration::from_secs(5)).await;
+            let _ =
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(escapee as i32), Signal::SIGKILL);
+            return;
+        }
+        // Wait until the sleep has left the group (setsid runs right after the fork).
+        let deadline = Instant::now() + EXIT_LIMIT;
+        while nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(escapee as i32)))
+            .is_ok_and(|g| g.as_raw() as u32 == process.group_id())
+        {
+            assert!(Instant::now() < deadline, "sleep never left the group");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(alive(escapee));
+        process.stop(Duration::from_secs(5)).await;
+        assert_gone_within(&[escapee], GONE_LIMIT);
     })
 }

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use shoal_runtime::{tail_lines, LaunchSpec, ShimCommand, SHIM_SUBCOMMAND};
+use shoal_runtime::{tail_lines, LaunchSpec, Resources, ShimCommand, SHIM_SUBCOMMAND};
 use tokio::time::Instant;
 
 /// The test binary itself, acting as the shim when re-executed with `__shim`.
@@ -58,6 +58,7 @@ pub fn sh_spec(dir: &Path, id: &str, script: &str) -> LaunchSpec {
         log_path: dir.join("logs").join(format!("{id}.log")),
         log_max_bytes: 1024 * 1024,
         log_keep: 3,
+        resources: Resources::default(),
     }
 }
 
@@ -101,4 +102,41 @@ pub fn wait_for_logged_pid(log: &Path, limit: Duration) -> u32 {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Waits for a log line with exactly `text`.
+pub fn wait_for_log_line(log: &Path, text: &str, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let lines = tail_lines(log, "t", 100).expect("read log");
+        if lines.iter().any(|l| l.text == text) {
+            return;
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "no line {text:?} logged to {} within {limit:?}",
+                log.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether all of `dirs` are gone, waiting up to `limit` for that.
+pub fn dirs_gone_within(dirs: &[PathBuf], limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if dirs.iter().all(|d| !d.exists()) {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Says, visibly in the test output, that a check was skipped and why.
+pub fn skip(test: &str, what: &str) {
+    println!("note: {test}: skipped {what}: resource limits are not enforced on this machine");
 }

@@ -395,6 +395,8 @@ pub struct Load {
     pub ok: Arc<AtomicUsize>,
     pub failures: Arc<Mutex<Vec<String>>>,
     pub served_by: Arc<Mutex<std::collections::BTreeMap<String, usize>>>,
+    /// Latency of each successful request, with the time it completed.
+    pub latencies: Arc<Mutex<Vec<(Instant, Duration)>>>,
 }
 
 /// What a load run saw.
@@ -403,86 +405,138 @@ pub struct LoadReport {
     pub ok: usize,
     pub failures: Vec<String>,
     pub served_by: std::collections::BTreeMap<String, usize>,
+    pub latencies: Vec<(Instant, Duration)>,
+}
+
+impl LoadReport {
+    /// The p99 latency of requests that completed after `since`.
+    pub fn p99_after(&self, since: Instant) -> Option<Duration> {
+        let mut l: Vec<Duration> = self
+            .latencies
+            .iter()
+            .filter(|(at, _)| *at >= since)
+            .map(|(_, d)| *d)
+            .collect();
+        if l.is_empty() {
+            return None;
+        }
+        l.sort();
+        Some(l[((l.len() as f64 * 0.99).ceil() as usize).clamp(1, l.len()) - 1])
+    }
 }
 
 impl Load {
     /// Starts the clients against `addr` + `path`.
     pub fn start(addr: SocketAddr, path: &'static str, concurrency: usize) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let ok = Arc::new(AtomicUsize::new(0));
-        let failures = Arc::new(Mutex::new(Vec::new()));
-        let served_by = Arc::new(Mutex::new(std::collections::BTreeMap::new()));
-        let tasks = (0..concurrency)
-            .map(|_| {
-                let (stop, ok, failures, served_by) = (
-                    stop.clone(),
-                    ok.clone(),
-                    failures.clone(),
-                    served_by.clone(),
-                );
-                tokio::spawn(async move {
-                    let mut sender = None;
-                    while !stop.load(Ordering::Relaxed) {
-                        if sender.is_none() {
-                            match connect(addr).await {
-                                Ok(s) => sender = Some(s),
-                                Err(e) => {
-                                    failures.lock().unwrap().push(format!("connect: {e}"));
-                                    tokio::time::sleep(Duration::from_millis(50)).await;
-                                    continue;
-                                }
-                            }
-                        }
-                        let s = sender.as_mut().unwrap();
-                        if s.ready().await.is_err() {
-                            // The gateway closed an idle keep-alive connection: not a failed request.
-                            sender = None;
+        let mut load = Load {
+            stop: Arc::new(AtomicBool::new(false)),
+            tasks: Vec::new(),
+            ok: Arc::new(AtomicUsize::new(0)),
+            failures: Arc::new(Mutex::new(Vec::new())),
+            served_by: Arc::new(Mutex::new(std::collections::BTreeMap::new())),
+            latencies: Arc::new(Mutex::new(Vec::new())),
+        };
+        load.add_clients(addr, path, concurrency);
+        load
+    }
+
+    /// Adds `n` more clients for the rest of the run.
+    pub fn add_clients(&mut self, addr: SocketAddr, path: &'static str, n: usize) {
+        for _ in 0..n {
+            let stop = Arc::clone(&self.stop);
+            self.spawn_client(addr, path, stop);
+        }
+    }
+
+    /// Adds `n` clients that stop when the returned flag is set (or the whole load stops).
+    pub fn add_temporary_clients(
+        &mut self,
+        addr: SocketAddr,
+        path: &'static str,
+        n: usize,
+    ) -> Arc<AtomicBool> {
+        let flag = Arc::new(AtomicBool::new(false));
+        for _ in 0..n {
+            let (flag, all) = (Arc::clone(&flag), Arc::clone(&self.stop));
+            let stop = Arc::new(AtomicBool::new(false));
+            let client_stop = Arc::clone(&stop);
+            self.tasks.push(tokio::spawn(async move {
+                while !flag.load(Ordering::Relaxed) && !all.load(Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                stop.store(true, Ordering::Relaxed);
+            }));
+            self.spawn_client(addr, path, client_stop);
+        }
+        flag
+    }
+
+    fn spawn_client(&mut self, addr: SocketAddr, path: &'static str, stop: Arc<AtomicBool>) {
+        let (ok, failures, served_by, latencies) = (
+            self.ok.clone(),
+            self.failures.clone(),
+            self.served_by.clone(),
+            self.latencies.clone(),
+        );
+        self.tasks.push(tokio::spawn(async move {
+            let mut sender = None;
+            while !stop.load(Ordering::Relaxed) {
+                if sender.is_none() {
+                    match connect(addr).await {
+                        Ok(s) => sender = Some(s),
+                        Err(e) => {
+                            failures.lock().unwrap().push(format!("connect: {e}"));
+                            tokio::time::sleep(Duration::from_millis(50)).await;
                             continue;
                         }
-                        let req = hyper::Request::get(path)
-                            .header("host", "shoal.test")
-                            .body(Empty::<Bytes>::new())
-                            .unwrap();
-                        match s.send_request(req).await {
-                            Ok(resp) => {
-                                let status = resp.status().as_u16();
-                                let body = resp.into_body().collect().await.map(|b| b.to_bytes());
-                                match body {
-                                    Ok(b) if (200..300).contains(&status) => {
-                                        ok.fetch_add(1, Ordering::Relaxed);
-                                        if let Ok(v) = serde_json::from_slice::<Value>(&b) {
-                                            if let Some(id) = v["instance"].as_str() {
-                                                *served_by
-                                                    .lock()
-                                                    .unwrap()
-                                                    .entry(id.to_string())
-                                                    .or_default() += 1;
-                                            }
-                                        }
+                    }
+                }
+                let s = sender.as_mut().unwrap();
+                if s.ready().await.is_err() {
+                    // The gateway closed an idle keep-alive connection: not a failed request.
+                    sender = None;
+                    continue;
+                }
+                let req = hyper::Request::get(path)
+                    .header("host", "shoal.test")
+                    .body(Empty::<Bytes>::new())
+                    .unwrap();
+                let sent = Instant::now();
+                match s.send_request(req).await {
+                    Ok(resp) => {
+                        let status = resp.status().as_u16();
+                        let body = resp.into_body().collect().await.map(|b| b.to_bytes());
+                        match body {
+                            Ok(b) if (200..300).contains(&status) => {
+                                ok.fetch_add(1, Ordering::Relaxed);
+                                latencies
+                                    .lock()
+                                    .unwrap()
+                                    .push((Instant::now(), sent.elapsed()));
+                                if let Ok(v) = serde_json::from_slice::<Value>(&b) {
+                                    if let Some(id) = v["instance"].as_str() {
+                                        *served_by
+                                            .lock()
+                                            .unwrap()
+                                            .entry(id.to_string())
+                                            .or_default() += 1;
                                     }
-                                    Ok(b) => failures.lock().unwrap().push(format!(
-                                        "status {status}: {}",
-                                        String::from_utf8_lossy(&b).trim()
-                                    )),
-                                    Err(e) => failures.lock().unwrap().push(format!("body: {e}")),
                                 }
                             }
-                            Err(e) => {
-                                failures.lock().unwrap().push(format!("request: {e}"));
-                                sender = None;
-                            }
+                            Ok(b) => failures.lock().unwrap().push(format!(
+                                "status {status}: {}",
+                                String::from_utf8_lossy(&b).trim()
+                            )),
+                            Err(e) => failures.lock().unwrap().push(format!("body: {e}")),
                         }
                     }
-                })
-            })
-            .collect();
-        Load {
-            stop,
-            tasks,
-            ok,
-            failures,
-            served_by,
-        }
+                    Err(e) => {
+                        failures.lock().unwrap().push(format!("request: {e}"));
+                        sender = None;
+                    }
+                }
+            }
+        }));
     }
 
     /// Requests answered 2xx so far.
@@ -500,6 +554,7 @@ impl Load {
             ok: self.ok.load(Ordering::Relaxed),
             failures: self.failures.lock().unwrap().clone(),
             served_by: self.served_by.lock().unwrap().clone(),
+            latencies: self.latencies.lock().unwrap().clone(),
         }
     }
 }

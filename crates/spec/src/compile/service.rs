@@ -1,5 +1,6 @@
 //! One `[services.NAME]` table compiled into a [`ServiceSpec`].
 
+mod autoscale;
 mod policy;
 mod process;
 mod routing;
@@ -21,6 +22,7 @@ const SERVICE_KEYS: &[&str] = &[
     "restart",
     "resources",
     "slow_start",
+    "autoscale",
 ];
 
 /// Keys people plausibly write that mean something else here.
@@ -111,8 +113,9 @@ pub(crate) fn compile(
     let health = policy::health(w, &t, route.is_some());
     let stop = policy::stop(w, &t);
     let restart = policy::restart(w, &t);
-    let resources = policy::resources(w, &t);
+    let (resources, memory_absent) = policy::resources(w, &t);
     let slow_start = policy::slow_start(w, &t);
+    let autoscale = autoscale::autoscale(w, &t, &instances, memory_absent);
 
     Some(Compiled {
         spec: ServiceSpec {
@@ -122,13 +125,13 @@ pub(crate) fn compile(
             workdir,
             env,
             route,
-            instances,
+            instances: instances.counts,
             health,
             stop,
             restart,
             resources,
             slow_start,
-            autoscale: None,
+            autoscale,
         },
         route_span,
     })

@@ -660,3 +660,419 @@ health = { interval = "1s", timeout = "2s" }
     assert!(text.contains("\n  hint: "), "{text}");
     assert!(text.ends_with("\n8 errors"), "{text}");
 }
+
+const API: &str = "[services.api]\ncommand = [\"sleep\"]\n";
+
+#[test]
+fn autoscale_unknown_keys() {
+    let d = single_error(
+        &format!("{API}[services.api.autoscale]\nmetric = \"cpu\"\ntarget = 70\nstable_windw = \"30s\"\n"),
+        6,
+        1,
+        "unknown key \"stable_windw\" in [services.api.autoscale]",
+    );
+    assert!(
+        hint(&d).starts_with("did you mean \"stable_window\"?"),
+        "{d}"
+    );
+    let d = single_error(
+        &format!("{API}autoscale = {{ metric = \"cpu\", target = 70, max = 5 }}\n"),
+        3,
+        44,
+        "unknown key \"max\" in [services.api.autoscale]",
+    );
+    assert!(hint(&d).contains("instances = { min"), "{d}");
+    let d = single_error(
+        &format!("{API}[[services.api.autoscale.metrics]]\nmetric = \"cpu\"\ntarget = 70\nurll = \"x\"\n"),
+        6,
+        1,
+        "unknown key \"urll\" in [services.api.autoscale.metrics]",
+    );
+    assert!(hint(&d).starts_with("did you mean \"url\"?"), "{d}");
+    single_error(
+        &format!("{API}autoscale = {{ metric = \"cpu\", target = 70, scale_up_limit = {{ pods = 2 }} }}\n"),
+        3,
+        63,
+        "unknown key \"pods\" in [services.api.autoscale.scale_up_limit]",
+    );
+}
+
+#[test]
+fn autoscale_not_a_table() {
+    let d = single_error(
+        &format!("{API}autoscale = \"cpu\"\n"),
+        3,
+        13,
+        "expected a table, found string",
+    );
+    assert!(hint(&d).contains("[services.api.autoscale]"), "{d}");
+}
+
+#[test]
+fn autoscale_unknown_metric() {
+    let d = single_error(
+        &format!("{API}autoscale = {{ metric = \"cpus\", target = 70 }}\n"),
+        3,
+        24,
+        "services.api.autoscale.metric: unknown metric \"cpus\"",
+    );
+    assert!(hint(&d).starts_with("did you mean \"cpu\"?"), "{d}");
+    assert!(hint(&d).contains("latency_p95, prometheus"), "{d}");
+    let d = single_error(
+        &format!("{API}autoscale = {{ metric = \"latency\", target = 70 }}\n"),
+        3,
+        24,
+        "unknown metric \"latency\"",
+    );
+    assert!(hint(&d).starts_with("did you mean \"latency_p95\"?"), "{d}");
+    single_error(
+        &format!("{API}autoscale = {{ metric = 5, target = 70 }}\n"),
+        3,
+        24,
+        "expected a string, found integer",
+    );
+}
+
+#[test]
+fn autoscale_without_metric() {
+    let d = single_error(
+        &format!("{API}[services.api.autoscale]\nidle = \"1m\"\n"),
+        3,
+        1,
+        "no metric in [services.api.autoscale]",
+    );
+    assert!(hint(&d).contains("metric = \"concurrency\""), "{d}");
+    assert!(
+        hint(&d).contains("[[services.api.autoscale.metrics]]"),
+        "{d}"
+    );
+    single_error(
+        &format!("{API}[services.api.autoscale]\ntarget = 5\n"),
+        3,
+        1,
+        "no metric in [services.api.autoscale]",
+    );
+    single_error(
+        &format!("{API}[services.api.autoscale]\nmetrics = [{{ target = 5 }}]\n"),
+        4,
+        12,
+        "no metric in [services.api.autoscale.metrics]",
+    );
+}
+
+#[test]
+fn autoscale_metric_and_metrics_together() {
+    let d = single_error(
+        &format!("{API}[services.api.autoscale]\nmetric = \"cpu\"\ntarget = 70\nmetrics = [{{ metric = \"rps\", target = 5 }}]\n"),
+        6,
+        11,
+        "[services.api.autoscale] has both metric and metrics",
+    );
+    assert!(hint(&d).contains("not both"), "{d}");
+    single_error(
+        &format!("{API}[services.api.autoscale]\nmetrics = []\n"),
+        4,
+        11,
+        "services.api.autoscale.metrics is empty",
+    );
+    single_error(
+        &format!("{API}[services.api.autoscale]\nmetrics = [\"cpu\"]\n"),
+        4,
+        12,
+        "services.api.autoscale.metrics: expected a table, found string",
+    );
+    single_error(
+        &format!("{API}[services.api.autoscale]\nmetrics = \"cpu\"\n"),
+        4,
+        11,
+        "expected an array of tables, found string",
+    );
+}
+
+#[test]
+fn autoscale_metrics_and_metric_as_array_of_tables() {
+    let diags = diagnostics(&format!(
+        "{API}[services.api.autoscale]\nmetric = \"cpu\"\ntarget = 70\n\n[[services.api.autoscale.metrics]]\nmetric = \"rps\"\ntarget = 5\n"
+    ));
+    let found: Vec<_> = diags
+        .iter()
+        .map(|d| (d.line, d.col, d.message.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [(7, 1, "[services.api.autoscale] has both metric and metrics")],
+        "{diags:#?}"
+    );
+}
+
+#[test]
+fn autoscale_target_missing_or_out_of_range() {
+    let d = single_error(
+        &format!("{API}autoscale = {{ metric = \"rps\" }}\n"),
+        3,
+        24,
+        "metric \"rps\" has no target",
+    );
+    assert!(hint(&d).contains("requests per second"), "{d}");
+    single_error(
+        &format!("{API}autoscale = {{ metric = \"rps\", target = 0 }}\n"),
+        3,
+        40,
+        "target must be greater than 0, found 0",
+    );
+    single_error(
+        &format!("{API}autoscale = {{ metric = \"rps\", target = -2.5 }}\n"),
+        3,
+        40,
+        "target must be greater than 0, found -2.5",
+    );
+    let d = single_error(
+        &format!("{API}autoscale = {{ metric = \"cpu\", target = 1001 }}\n"),
+        3,
+        40,
+        "cpu target must be at most 1000, found 1001",
+    );
+    assert!(hint(&d).contains("percent of resources.cpu"), "{d}");
+    single_error(
+        &format!("{API}resources.memory = \"1GiB\"\nautoscale = {{ metric = \"memory\", target = 101 }}\n"),
+        4,
+        43,
+        "memory target must be at most 100, found 101",
+    );
+    single_error(
+        &format!("{API}autoscale = {{ metric = \"cpu\", target = \"70\" }}\n"),
+        3,
+        40,
+        "services.api.autoscale.target: expected a number, found string",
+    );
+}
+
+#[test]
+fn autoscale_memory_needs_a_memory_limit() {
+    let d = single_error(
+        &format!("{API}autoscale = {{ metric = \"memory\", target = 80 }}\n"),
+        3,
+        24,
+        "metric \"memory\" needs resources.memory",
+    );
+    assert!(hint(&d).contains("resources = { memory ="), "{d}");
+    // A memory limit that is itself wrong is reported once, where it is written.
+    single_error(
+        &format!("{API}resources = {{ memory = \"1KiB\" }}\nautoscale = {{ metric = \"memory\", target = 80 }}\n"),
+        3,
+        24,
+        "memory must be at least 4MiB",
+    );
+}
+
+#[test]
+fn autoscale_prometheus_needs_url_and_query() {
+    let prom = format!("{API}[services.api.autoscale]\nmetric = \"prometheus\"\ntarget = 10\n");
+    let d = single_error(
+        &format!("{prom}query = \"up\"\n"),
+        4,
+        10,
+        "metric \"prometheus\" needs url",
+    );
+    assert!(hint(&d).contains("url = \"http://"), "{d}");
+    single_error(
+        &format!("{prom}url = \"http://127.0.0.1:9090\"\n"),
+        4,
+        10,
+        "metric \"prometheus\" needs query",
+    );
+    let d = single_error(
+        &format!("{prom}url = \"prom:9090\"\nquery = \"up\"\n"),
+        6,
+        7,
+        "url \"prom:9090\" must start with http:// or https://",
+    );
+    assert!(hint(&d).contains("http://127.0.0.1:9090"), "{d}");
+    single_error(
+        &format!("{prom}url = \"http:///x\"\nquery = \"up\"\n"),
+        6,
+        7,
+        "url \"http:///x\" is not a valid URL",
+    );
+    single_error(
+        &format!("{prom}url = \"http://p\"\nquery = \" \"\n"),
+        7,
+        9,
+        "query must not be empty",
+    );
+    let d = single_error(
+        &format!("{API}autoscale = {{ metric = \"cpu\", target = 70, url = \"http://p\" }}\n"),
+        3,
+        50,
+        "url is only used with metric = \"prometheus\"",
+    );
+    assert!(hint(&d).contains("remove url"), "{d}");
+}
+
+#[test]
+fn autoscale_tolerance_out_of_range() {
+    let base = format!("{API}autoscale = {{ metric = \"cpu\", target = 70, ");
+    let d = single_error(
+        &format!("{base}tolerance = 1 }}\n"),
+        3,
+        56,
+        "tolerance must be at least 0 and less than 1, found 1",
+    );
+    assert!(hint(&d).contains("±10%"), "{d}");
+    single_error(
+        &format!("{base}tolerance_down = -0.1 }}\n"),
+        3,
+        61,
+        "tolerance_down must be at least 0 and less than 1, found -0.1",
+    );
+    single_error(
+        &format!("{base}tolerance_up = 1.5 }}\n"),
+        3,
+        59,
+        "tolerance_up must be at least 0 and less than 1, found 1.5",
+    );
+}
+
+#[test]
+fn autoscale_windows() {
+    let table = format!("{API}[services.api.autoscale]\nmetric = \"rps\"\ntarget = 5\n");
+    let d = single_error(
+        &format!("{table}panic_window = \"60s\"\n"),
+        6,
+        16,
+        "panic_window (60s) must be shorter than stable_window (60s)",
+    );
+    assert!(hint(&d).contains("defaults 6s and 60s"), "{d}");
+    // Only stable_window is written: the problem is reported there.
+    single_error(
+        &format!("{table}stable_window = \"5s\"\n"),
+        6,
+        17,
+        "panic_window (6s) must be shorter than stable_window (5s)",
+    );
+    single_error(
+        &format!("{table}stable_window = \"0s\"\n"),
+        6,
+        17,
+        "stable_window must be greater than zero",
+    );
+    single_error(
+        &format!("{table}panic_threshold = 1\n"),
+        6,
+        19,
+        "panic_threshold must be greater than 1, found 1",
+    );
+    single_error(
+        &format!("{table}target_utilization = 0\n"),
+        6,
+        22,
+        "target_utilization must be greater than 0 and at most 1, found 0",
+    );
+    single_error(
+        &format!("{table}target_utilization = 1.5\n"),
+        6,
+        22,
+        "target_utilization must be greater than 0 and at most 1, found 1.5",
+    );
+    single_error(
+        &format!("{table}warmup = 5\n"),
+        6,
+        10,
+        "services.api.autoscale.warmup: expected a string like \"2s\", found integer",
+    );
+    single_error(
+        &format!("{table}scale_down_cooldown = \"soon\"\n"),
+        6,
+        23,
+        "services.api.autoscale.scale_down_cooldown: invalid duration",
+    );
+}
+
+#[test]
+fn autoscale_rate_limits() {
+    let table = format!("{API}[services.api.autoscale]\nmetric = \"rps\"\ntarget = 5\n");
+    let d = single_error(
+        &format!("{table}scale_up_limit = {{ instances = 0, percent = 0 }}\n"),
+        6,
+        32,
+        "scale_up_limit allows no change at all (instances = 0 and percent = 0)",
+    );
+    assert!(hint(&d).contains("instances to at least 1"), "{d}");
+    // percent defaults to 50 for scale-down, so instances = 0 alone is fine; percent = 0 too
+    // (instances defaults to 1).
+    compile_ok_with(&format!("{table}scale_down_limit = {{ instances = 0 }}\n"));
+    compile_ok_with(&format!("{table}scale_down_limit = {{ percent = 0 }}\n"));
+    single_error(
+        &format!("{table}scale_down_limit = {{ period = \"0s\" }}\n"),
+        6,
+        31,
+        "period must be greater than zero",
+    );
+    single_error(
+        &format!("{table}scale_down_limit = {{ percent = -5 }}\n"),
+        6,
+        32,
+        "percent must not be negative, found -5",
+    );
+    single_error(
+        &format!("{table}[services.api.autoscale.scale_up_limit]\ninstances = 1.5\n"),
+        7,
+        13,
+        "services.api.autoscale.scale_up_limit.instances: expected a whole number, found float",
+    );
+}
+
+#[test]
+fn autoscale_zero_durations_and_queue() {
+    let table = format!("{API}[services.api.autoscale]\nmetric = \"rps\"\ntarget = 5\n");
+    single_error(
+        &format!("{table}idle = \"0s\"\n"),
+        6,
+        8,
+        "idle must be greater than zero",
+    );
+    single_error(
+        &format!("{table}cold_start_timeout = \"0s\"\n"),
+        6,
+        22,
+        "cold_start_timeout must be greater than zero",
+    );
+    single_error(
+        &format!("{table}cold_start_queue = 0\n"),
+        6,
+        20,
+        "cold_start_queue must be at least 1",
+    );
+}
+
+#[test]
+fn scale_to_zero_needs_autoscale() {
+    let d = single_error(
+        &format!("{API}instances = {{ min = 0, max = 3 }}\n"),
+        3,
+        21,
+        "min = 0 needs an autoscaler",
+    );
+    assert!(hint(&d).contains("add [services.api.autoscale]"), "{d}");
+    assert!(hint(&d).contains("or set min = 1"), "{d}");
+    single_error(
+        &format!("{API}instances.min = 0\n"),
+        3,
+        17,
+        "min = 0 needs an autoscaler",
+    );
+    // With an autoscale table that has its own problem, only that problem is reported.
+    single_error(
+        &format!("{API}instances.min = 0\n[services.api.autoscale]\nidle = \"1m\"\n"),
+        4,
+        1,
+        "no metric in [services.api.autoscale]",
+    );
+}
+
+/// Compiles `src`, failing the test with the diagnostics if it does not compile.
+fn compile_ok_with(src: &str) {
+    if let Err(d) = parse(src, Path::new("/shoal.toml"), &offline()) {
+        panic!("expected {src} to compile:\n{d}");
+    }
+}

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::{compile_ok, offline, TempDir};
 use crate::{
-    load, parse, GatewaySpec, HealthCheck, HealthSpec, InstanceCounts, ResourcesSpec, RestartSpec,
-    RouteSpec, StopSpec,
+    load, parse, AutoscaleSpec, GatewaySpec, HealthCheck, HealthSpec, InstanceCounts, Metric,
+    MetricTarget, RateLimit, ResourcesSpec, RestartSpec, RouteSpec, StopSpec,
 };
 
 const FULL: &str = r#"
@@ -282,7 +282,10 @@ fn instance_count_defaults() {
         ("{ min = 0, desired = 2, max = 3 }", (0, 2, 3)),
     ];
     for (instances, (min, desired, max)) in cases {
-        let src = format!("[services.w]\ncommand = [\"sleep\"]\ninstances = {instances}\n");
+        // Scale to zero needs an autoscaler; it does not change the counts.
+        let src = format!(
+            "[services.w]\ncommand = [\"sleep\"]\ninstances = {instances}\nautoscale = {{ metric = \"rps\", target = 50 }}\n"
+        );
         let spec = compile_ok(&src);
         assert_eq!(
             spec.services["w"].instances,
@@ -355,6 +358,224 @@ fn load_reports_an_unreadable_file_at_the_start() {
             .starts_with("cannot read /nonexistent-shoal-dir/shoal.toml"),
         "{d}"
     );
+}
+
+const AUTOSCALE_FULL: &str = r#"
+[services.api]
+command = ["sleep"]
+route = "/"
+instances = { min = 0, max = 8 }
+resources = { cpu = 0.5, memory = "512MiB" }
+
+[services.api.autoscale]
+metric = "cpu"
+target = 150
+tolerance_up = 0.05
+tolerance_down = 0.2
+stable_window = "30s"
+panic_window = "3s"
+panic_threshold = 3
+target_utilization = 0.5
+scale_down_stabilization = "2m"
+scale_up_cooldown = "1s"
+scale_down_cooldown = "20s"
+scale_up_limit = { instances = 2, percent = 50, period = "5s" }
+scale_down_limit = { instances = 3, percent = 0, period = "10s" }
+warmup = "0s"
+idle = "5m"
+cold_start_timeout = "45s"
+cold_start_queue = 10
+"#;
+
+#[test]
+fn autoscale_full_table() {
+    let spec = compile_ok(AUTOSCALE_FULL);
+    assert_eq!(
+        spec.services["api"].autoscale,
+        Some(AutoscaleSpec {
+            metrics: vec![MetricTarget {
+                metric: Metric::Cpu,
+                target: 150.0,
+            }],
+            tolerance_up: 0.05,
+            tolerance_down: 0.2,
+            stable_window: Duration::from_secs(30),
+            panic_window: Duration::from_secs(3),
+            panic_threshold: 3.0,
+            target_utilization: 0.5,
+            scale_down_stabilization: Duration::from_secs(120),
+            scale_up_cooldown: Duration::from_secs(1),
+            scale_down_cooldown: Duration::from_secs(20),
+            scale_up_limit: RateLimit {
+                instances: 2,
+                percent: 50.0,
+                period: Duration::from_secs(5),
+            },
+            scale_down_limit: RateLimit {
+                instances: 3,
+                percent: 0.0,
+                period: Duration::from_secs(10),
+            },
+            warmup: Duration::ZERO,
+            idle: Duration::from_secs(300),
+            cold_start_timeout: Duration::from_secs(45),
+            cold_start_queue: 10,
+        })
+    );
+    assert_eq!(spec.services["api"].instances.min, 0);
+}
+
+#[test]
+fn autoscale_defaults() {
+    let spec = compile_ok(
+        "[services.api]\ncommand = [\"sleep\"]\nautoscale = { metric = \"concurrency\", target = 5 }\n",
+    );
+    let a = spec.services["api"].autoscale.clone().unwrap();
+    let concurrency = MetricTarget {
+        metric: Metric::Concurrency,
+        target: 5.0,
+    };
+    assert_eq!(a, AutoscaleSpec::with_metrics(vec![concurrency]));
+    // The documented defaults, spelled out.
+    assert_eq!((a.tolerance_up, a.tolerance_down), (0.1, 0.1));
+    assert_eq!(a.stable_window, Duration::from_secs(60));
+    assert_eq!(a.panic_window, Duration::from_secs(6));
+    assert_eq!(a.panic_threshold, 2.0);
+    assert_eq!(a.target_utilization, 0.7);
+    assert_eq!(a.scale_down_stabilization, Duration::from_secs(60));
+    assert_eq!(a.scale_up_cooldown, Duration::ZERO);
+    assert_eq!(a.scale_down_cooldown, Duration::from_secs(10));
+    assert_eq!(
+        a.scale_up_limit,
+        RateLimit {
+            instances: 4,
+            percent: 100.0,
+            period: Duration::from_secs(1)
+        }
+    );
+    assert_eq!(
+        a.scale_down_limit,
+        RateLimit {
+            instances: 1,
+            percent: 50.0,
+            period: Duration::from_secs(2)
+        }
+    );
+    assert_eq!(a.warmup, Duration::from_secs(5));
+    assert_eq!(a.idle, Duration::from_secs(30));
+    assert_eq!(a.cold_start_timeout, Duration::from_secs(30));
+    assert_eq!(a.cold_start_queue, 1000);
+    assert_eq!(spec.services["api"].instances.min, 1);
+}
+
+#[test]
+fn autoscale_absent_is_none() {
+    let spec = compile_ok("[services.api]\ncommand = [\"sleep\"]\ninstances.max = 3\n");
+    assert_eq!(spec.services["api"].autoscale, None);
+}
+
+#[test]
+fn autoscale_metrics_as_array_of_tables() {
+    let spec = compile_ok(
+        r#"
+[services.api]
+command = ["sleep"]
+resources.memory = "1GiB"
+
+[services.api.autoscale]
+tolerance = 0.2
+tolerance_down = 0.3
+scale_down_limit.period = "4s"
+
+[[services.api.autoscale.metrics]]
+metric = "rps"
+target = 100
+
+[[services.api.autoscale.metrics]]
+metric = "prometheus"
+url = "https://prom.local:9090/"
+query = "sum(queue_depth)"
+target = 2.5
+
+[[services.api.autoscale.metrics]]
+metric = "memory"
+target = 80
+
+[[services.api.autoscale.metrics]]
+metric = "latency_p95"
+target = 250
+"#,
+    );
+    let a = spec.services["api"].autoscale.clone().unwrap();
+    assert_eq!(
+        a.metrics,
+        [
+            MetricTarget {
+                metric: Metric::Rps,
+                target: 100.0
+            },
+            MetricTarget {
+                metric: Metric::Prometheus {
+                    url: "https://prom.local:9090/".into(),
+                    query: "sum(queue_depth)".into()
+                },
+                target: 2.5
+            },
+            MetricTarget {
+                metric: Metric::Memory,
+                target: 80.0
+            },
+            MetricTarget {
+                metric: Metric::LatencyP95,
+                target: 250.0
+            },
+        ]
+    );
+    assert_eq!(a.metrics[1].metric.name(), "prometheus");
+    // `tolerance` sets both directions; `tolerance_down` overrides one.
+    assert_eq!((a.tolerance_up, a.tolerance_down), (0.2, 0.3));
+    // A limit's keys left out keep that limit's defaults.
+    assert_eq!(
+        a.scale_down_limit,
+        RateLimit {
+            instances: 1,
+            percent: 50.0,
+            period: Duration::from_secs(4)
+        }
+    );
+}
+
+#[test]
+fn autoscale_metrics_as_inline_array() {
+    let spec = compile_ok(
+        "[services.api]\ncommand = [\"sleep\"]\n[services.api.autoscale]\nmetrics = [{ metric = \"cpu\", target = 70 }, { metric = \"concurrency\", target = 8 }]\n",
+    );
+    let a = spec.services["api"].autoscale.clone().unwrap();
+    assert_eq!(
+        a.metrics,
+        [
+            MetricTarget {
+                metric: Metric::Cpu,
+                target: 70.0
+            },
+            MetricTarget {
+                metric: Metric::Concurrency,
+                target: 8.0
+            },
+        ]
+    );
+}
+
+#[test]
+fn autoscale_dotted_keys_and_scale_to_zero() {
+    let spec = compile_ok(
+        "[services.api]\ncommand = [\"sleep\"]\ninstances = { min = 0, desired = 0, max = 2 }\nautoscale.metric = \"concurrency\"\nautoscale.target = 1\nautoscale.idle = \"10s\"\n",
+    );
+    let api = &spec.services["api"];
+    assert_eq!(api.instances.desired, 0);
+    let a = api.autoscale.as_ref().unwrap();
+    assert_eq!(a.metrics[0].metric, Metric::Concurrency);
+    assert_eq!(a.idle, Duration::from_secs(10));
 }
 
 #[cfg(unix)]

@@ -34,11 +34,18 @@ const RESTART_KEYS: &[&str] = &["backoff", "max_backoff"];
 const RESOURCE_KEYS: &[&str] = &["cpu", "memory"];
 
 /// The position of the first of two settings that was written in the file.
-fn written(first: &Setting<impl Sized>, second: &Setting<impl Sized>) -> Option<Span> {
+pub(crate) fn written(first: &Setting<impl Sized>, second: &Setting<impl Sized>) -> Option<Span> {
     first.span.clone().or_else(|| second.span.clone())
 }
 
-pub(crate) fn instances(w: &mut Walker<'_>, t: &TableRef<'_>) -> InstanceCounts {
+/// `instances`, plus what later checks need to know about how it was written.
+pub(crate) struct Instances {
+    pub(crate) counts: InstanceCounts,
+    /// Where `min = 0` was written, when every count is valid (scale to zero is then asked for).
+    pub(crate) zero_min: Option<Span>,
+}
+
+pub(crate) fn instances(w: &mut Walker<'_>, t: &TableRef<'_>) -> Instances {
     let it = w.section(
         t,
         "instances",
@@ -60,6 +67,7 @@ pub(crate) fn instances(w: &mut Walker<'_>, t: &TableRef<'_>) -> InstanceCounts 
     let desired = desired.or(default_desired);
     let max = max.or(desired.value.max(min.value).max(1));
 
+    let mut consistent = false;
     if let (Some(&lo), Some(&want), Some(&hi)) = (min.ok(), desired.ok(), max.ok()) {
         let order = "instance counts must satisfy min <= desired <= max".to_owned();
         if hi < 1 {
@@ -100,12 +108,17 @@ pub(crate) fn instances(w: &mut Walker<'_>, t: &TableRef<'_>) -> InstanceCounts 
                 format!("desired ({want}) is greater than max ({hi})"),
                 Some(format!("raise max to at least {want}, or lower desired")),
             );
+        } else {
+            consistent = true;
         }
     }
-    InstanceCounts {
-        min: min.value,
-        desired: desired.value,
-        max: max.value,
+    Instances {
+        counts: InstanceCounts {
+            min: min.value,
+            desired: desired.value,
+            max: max.value,
+        },
+        zero_min: min.span.clone().filter(|_| consistent && min.value == 0),
     }
 }
 
@@ -282,7 +295,9 @@ pub(crate) fn restart(w: &mut Walker<'_>, t: &TableRef<'_>) -> RestartSpec {
     }
 }
 
-pub(crate) fn resources(w: &mut Walker<'_>, t: &TableRef<'_>) -> ResourcesSpec {
+/// `resources`, and whether `memory` was left out (as opposed to written with an error already
+/// reported), so that checks needing the memory limit complain only when it is really missing.
+pub(crate) fn resources(w: &mut Walker<'_>, t: &TableRef<'_>) -> (ResourcesSpec, bool) {
     let d = ResourcesSpec::default();
     let r = w.section(
         t,
@@ -300,7 +315,9 @@ pub(crate) fn resources(w: &mut Walker<'_>, t: &TableRef<'_>) -> ResourcesSpec {
             );
         }
     }
-    let memory = match w.get(&r, "memory", convert::size) {
+    let memory = w.get(&r, "memory", convert::size);
+    let memory_absent = matches!(memory, Val::Missing);
+    let memory = match memory {
         Val::Given(m, span) if m < MIN_MEMORY => {
             w.error(
                 span,
@@ -315,10 +332,13 @@ pub(crate) fn resources(w: &mut Walker<'_>, t: &TableRef<'_>) -> ResourcesSpec {
         Val::Given(m, _) => Some(m),
         _ => d.memory,
     };
-    ResourcesSpec {
-        cpu: cpu.value,
-        memory,
-    }
+    (
+        ResourcesSpec {
+            cpu: cpu.value,
+            memory,
+        },
+        memory_absent,
+    )
 }
 
 pub(crate) fn slow_start(w: &mut Walker<'_>, t: &TableRef<'_>) -> Duration {

@@ -1,0 +1,142 @@
+//! The autoscaling loop of one service: observe every second (the gateway's traffic, each
+//! instance's CPU and memory), ask the pure policy (`shoal-scaler`) for a decision, apply it, and
+//! record it as an event with its reason. A request waiting on a service at zero wakes the loop at
+//! once, so a cold start does not wait for the next tick.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use shoal_gateway::{ServiceStats, StatsSnapshot};
+use shoal_scaler::{Autoscaler, InstanceSample, Observation};
+use shoal_spec::ServiceSpec;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::registry::InstanceState;
+use crate::Context;
+
+/// Observation period (the policy's tick).
+const TICK: Duration = Duration::from_secs(1);
+/// In-flight requests are sampled this often and averaged over the tick.
+const SAMPLE_EVERY: Duration = Duration::from_millis(100);
+
+/// Runs until `shutdown` turns true.
+pub(crate) async fn run(
+    ctx: Arc<Context>,
+    spec: Arc<ServiceSpec>,
+    stats: Arc<ServiceStats>,
+    desired: watch::Sender<u32>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let Some(auto) = spec.autoscale.as_ref() else {
+        return;
+    };
+    let service = spec.name.as_str();
+    let epoch = Instant::now();
+    let mut policy = Autoscaler::new(auto, spec.instances.min, spec.instances.max);
+    let mut last_applied = *desired.borrow();
+    // The starting count counts as a decision: no scale-down before traffic has had a chance.
+    policy.reset(last_applied, Duration::ZERO);
+    let mut previous = stats.snapshot();
+    let mut previous_at = Instant::now();
+    let mut inflight_samples: Vec<usize> = Vec::with_capacity(16);
+    let mut next_tick = Instant::now() + TICK;
+
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            // A request is waiting on a service with no instance: decide now.
+            _ = stats.wake.notified() => {}
+            _ = tokio::time::sleep(SAMPLE_EVERY) => {
+                inflight_samples.push(ctx.registry.inflight(service));
+                if Instant::now() < next_tick {
+                    continue;
+                }
+            }
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+        next_tick = Instant::now() + TICK;
+        let now = Instant::now();
+        let current = *desired.borrow();
+        if current != last_applied {
+            // `shoal scale` by hand: continue from the count it set.
+            policy.reset(current, now.duration_since(epoch));
+            last_applied = current;
+        }
+
+        let counts = stats.snapshot();
+        let delta: StatsSnapshot = counts.since(&previous);
+        let elapsed = now.duration_since(previous_at).as_secs_f64().max(0.001);
+        previous = counts;
+        previous_at = now;
+        let concurrency = if inflight_samples.is_empty() {
+            ctx.registry.inflight(service) as f64
+        } else {
+            inflight_samples.iter().sum::<usize>() as f64 / inflight_samples.len() as f64
+        };
+        inflight_samples.clear();
+
+        let observation = Observation {
+            now: now.duration_since(epoch),
+            instances: samples(&ctx, service, &spec, now),
+            desired: current,
+            concurrency: Some(concurrency),
+            rps: Some(delta.requests as f64 / elapsed),
+            latency_p95_ms: stats.take_latency().map(|l| l.p95.as_secs_f64() * 1000.0),
+            prometheus: BTreeMap::new(),
+            last_request: stats
+                .last_request()
+                .map(|t| t.saturating_duration_since(epoch)),
+            waiting: stats.waiting(),
+        };
+        let decision = policy.decide(&observation);
+        if decision.changed {
+            let from = current;
+            let to = decision.desired;
+            ctx.registry.set_desired(service, to);
+            desired.send_replace(to);
+            last_applied = to;
+            let values: Vec<String> = decision
+                .proposals
+                .iter()
+                .map(|p| match p.value {
+                    Some(v) => format!("{}={v:.1}", p.metric),
+                    None => format!("{}=n/a", p.metric),
+                })
+                .collect();
+            ctx.registry.event(
+                service,
+                None,
+                if to > from { "scale_up" } else { "scale_down" },
+                format!("{service}: {} [{}]", decision.reason, values.join(" ")),
+            );
+        }
+    }
+}
+
+/// The policy's view of each instance that is starting or serving.
+fn samples(ctx: &Context, service: &str, spec: &ServiceSpec, now: Instant) -> Vec<InstanceSample> {
+    let memory_limit = spec.resources.memory.map(|m| m as f64);
+    ctx.registry
+        .instance_metrics(service)
+        .into_iter()
+        .filter(|m| {
+            matches!(
+                m.state,
+                InstanceState::Starting | InstanceState::Healthy | InstanceState::Unhealthy
+            )
+        })
+        .map(|m| InstanceSample {
+            ready: m.state == InstanceState::Healthy,
+            ready_for: m.ready_since.map(|t| now.saturating_duration_since(t)),
+            cpu_percent: m.cpu_percent,
+            memory_percent: match (m.memory_bytes, memory_limit) {
+                (Some(b), Some(limit)) => Some(100.0 * b as f64 / limit),
+                _ => None,
+            },
+        })
+        .collect()
+}
