@@ -66,7 +66,8 @@ pub async fn status(target: &Target, service: Option<&str>, output: Output) -> R
         "NOTE",
     ]);
     let mut instances = table(&[
-        "INSTANCE", "STATE", "PORT", "PID", "REV", "RESTARTS", "UPTIME", "INFLIGHT", "REQUESTS",
+        "INSTANCE", "STATE", "PORT", "PID", "REV", "RESTARTS", "UPTIME", "CPU", "MEM", "INFLIGHT",
+        "REQUESTS",
     ]);
     for s in status["services"].as_array().into_iter().flatten() {
         let list = s["instances"].as_array().cloned().unwrap_or_default();
@@ -97,6 +98,10 @@ pub async fn status(target: &Target, service: Option<&str>, output: Output) -> R
                 i["revision"].to_string(),
                 i["restarts"].to_string(),
                 i["uptime_secs"].as_u64().map_or("-".into(), human_secs),
+                i["cpu_percent"]
+                    .as_f64()
+                    .map_or("-".into(), |c| format!("{c:.0}%")),
+                i["memory_bytes"].as_u64().map_or("-".into(), human_bytes),
                 i["inflight"].to_string(),
                 i["requests"].to_string(),
             ]);
@@ -298,6 +303,15 @@ fn opt(v: &Value) -> String {
         "-".into()
     } else {
         v.to_string()
+    }
+}
+
+fn human_bytes(b: u64) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    if b as f64 >= 1024.0 * MIB {
+        format!("{:.1}GiB", b as f64 / (1024.0 * MIB))
+    } else {
+        format!("{:.0}MiB", b as f64 / MIB)
     }
 }
 
