@@ -2,10 +2,10 @@
 //! checker, and the admin API. It talks to the data plane only by publishing routing tables.
 
 mod admin;
-mod autoscale;
 mod events;
 mod health;
 mod instance;
+mod observe;
 mod persist;
 mod reconcile;
 mod registry;
@@ -25,7 +25,7 @@ pub use admin::{router as admin_router, AdminState};
 pub use events::{now_rfc3339, Event};
 pub use health::{fmt_duration, probe, Probe};
 pub use persist::SavedState;
-pub use registry::{InstanceState, InstanceStatus, Registry, ServiceStatus, StatusReport};
+pub use registry::{InstanceState, InstanceStatus, Registry, ServiceStatus, StatusReport, Traffic};
 pub use token::{load_or_create as load_or_create_token, token_matches, token_path};
 
 /// What every slot task needs.
@@ -128,17 +128,16 @@ impl Controller {
                 count,
                 svc.route.clone(),
                 cold_start,
+                svc.autoscale.is_some(),
             );
             let (tx, rx) = watch::channel(count);
-            if svc.autoscale.is_some() {
-                tasks.push(tokio::spawn(autoscale::run(
-                    Arc::clone(&ctx),
-                    Arc::new(svc.clone()),
-                    stats,
-                    tx.clone(),
-                    shutdown.subscribe(),
-                )));
-            }
+            tasks.push(tokio::spawn(observe::run(
+                Arc::clone(&ctx),
+                Arc::new(svc.clone()),
+                stats,
+                tx.clone(),
+                shutdown.subscribe(),
+            )));
             desired.insert(name.clone(), tx);
             tasks.push(tokio::spawn(reconcile::reconcile_service(
                 Arc::clone(&ctx),

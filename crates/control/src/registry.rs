@@ -84,6 +84,26 @@ pub(crate) struct ServiceRecord {
     pub(crate) stats: Arc<ServiceStats>,
     /// Set for services that may scale to zero: requests wait for the first instance.
     pub(crate) cold_start: Option<ColdStart>,
+    /// The gateway's view of the last second.
+    pub(crate) traffic: Traffic,
+    pub(crate) autoscaled: bool,
+}
+
+/// A service's traffic through the gateway over the last second.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Traffic {
+    /// Requests per second.
+    pub rps: f64,
+    /// Average requests in flight.
+    pub inflight: f64,
+    /// Latency quantiles of the responses (time to headers), ms; absent without responses.
+    pub p50_ms: Option<f64>,
+    /// 95th percentile, ms.
+    pub p95_ms: Option<f64>,
+    /// 99th percentile, ms.
+    pub p99_ms: Option<f64>,
+    /// Share of responses that were 5xx (gateway errors included); absent without responses.
+    pub error_rate: Option<f64>,
 }
 
 struct Inner {
@@ -123,6 +143,10 @@ pub struct ServiceStatus {
     pub route: Option<String>,
     /// True when no instance is healthy and the gateway routes to unhealthy ones anyway.
     pub fail_open: bool,
+    /// Traffic through the gateway over the last second.
+    pub traffic: Traffic,
+    /// Whether an autoscaler sets `desired`.
+    pub autoscaled: bool,
     /// Instances by slot.
     pub instances: Vec<InstanceStatus>,
 }
@@ -193,6 +217,7 @@ impl Registry {
         desired: u32,
         route: Option<RouteSpec>,
         cold_start: Option<ColdStart>,
+        autoscaled: bool,
     ) -> Arc<ServiceStats> {
         let stats = Arc::new(ServiceStats::default());
         self.lock().services.insert(
@@ -206,6 +231,8 @@ impl Registry {
                 fail_open: false,
                 stats: Arc::clone(&stats),
                 cold_start,
+                traffic: Traffic::default(),
+                autoscaled,
             },
         );
         self.publish();
@@ -267,6 +294,13 @@ impl Registry {
             f(rec);
         }
         self.publish();
+    }
+
+    /// Stores a service's traffic of the last second.
+    pub(crate) fn record_traffic(&self, service: &str, traffic: Traffic) {
+        if let Some(s) = self.lock().services.get_mut(service) {
+            s.traffic = traffic;
+        }
     }
 
     /// Stores an instance's latest CPU and memory readings (routing is unaffected, so nothing is
@@ -368,6 +402,8 @@ impl Registry {
                         None => r.path_prefix.clone(),
                     }),
                     fail_open: svc.fail_open,
+                    traffic: svc.traffic,
+                    autoscaled: svc.autoscaled,
                     instances: svc
                         .instances
                         .values()

@@ -63,6 +63,9 @@ pub async fn status(target: &Target, service: Option<&str>, output: Output) -> R
         "DESIRED",
         "MIN..MAX",
         "ROUTE",
+        "RPS",
+        "P95",
+        "ERRORS",
         "NOTE",
     ]);
     let mut instances = table(&[
@@ -77,12 +80,27 @@ pub async fn status(target: &Target, service: Option<&str>, output: Output) -> R
         } else {
             ""
         };
+        let traffic = &s["traffic"];
+        let desired = if s["autoscaled"] == true {
+            format!("{} (auto)", s["desired"])
+        } else {
+            s["desired"].to_string()
+        };
         services.add_row(vec![
             s["name"].as_str().unwrap_or("").to_string(),
             format!("{healthy}/{} healthy", list.len()),
-            s["desired"].to_string(),
+            desired,
             format!("{}..{}", s["min"], s["max"]),
             s["route"].as_str().unwrap_or("-").to_string(),
+            traffic["rps"]
+                .as_f64()
+                .map_or("-".into(), |r| format!("{r:.1}")),
+            traffic["p95_ms"]
+                .as_f64()
+                .map_or("-".into(), |p| format!("{p:.1}ms")),
+            traffic["error_rate"]
+                .as_f64()
+                .map_or("-".into(), |e| format!("{:.1}%", e * 100.0)),
             note.to_string(),
         ]);
         for i in &list {

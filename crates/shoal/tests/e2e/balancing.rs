@@ -53,7 +53,13 @@ async fn requests_reach_every_healthy_instance() {
 
     // And under concurrent load.
     let load = Load::start(shoal.gateway, "/instance", 12);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Every second, the service's traffic as the gateway saw it.
+    let traffic = shoal.status().await["services"][0]["traffic"].clone();
+    assert!(traffic["rps"].as_f64().unwrap() > 10.0, "{traffic}");
+    assert!(traffic["inflight"].as_f64().unwrap() > 0.0, "{traffic}");
+    assert!(traffic["p95_ms"].as_f64().is_some(), "{traffic}");
+    assert_eq!(traffic["error_rate"].as_f64(), Some(0.0), "{traffic}");
     let report = load.stop().await;
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     assert_eq!(report.served_by.len(), 3, "{:?}", report.served_by);

@@ -1,7 +1,8 @@
-//! The autoscaling loop of one service: observe every second (the gateway's traffic, each
-//! instance's CPU and memory), ask the pure policy (`shoal-scaler`) for a decision, apply it, and
-//! record it as an event with its reason. A request waiting on a service at zero wakes the loop at
-//! once, so a cold start does not wait for the next tick.
+//! The observation loop of one service: every second, read the gateway's traffic (requests/s,
+//! in-flight, latency quantiles, error rate) and each instance's CPU and memory, publish them in
+//! the registry (status, later metrics), and — for autoscaled services — ask the pure policy
+//! (`shoal-scaler`) for a decision, apply it, and record it as an event with its reason. A request
+//! waiting on a service at zero wakes the loop at once, so a cold start does not wait for a tick.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use shoal_spec::ServiceSpec;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::registry::InstanceState;
+use crate::registry::{InstanceState, Traffic};
 use crate::Context;
 
 /// Observation period (the policy's tick).
@@ -29,15 +30,17 @@ pub(crate) async fn run(
     desired: watch::Sender<u32>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let Some(auto) = spec.autoscale.as_ref() else {
-        return;
-    };
     let service = spec.name.as_str();
     let epoch = Instant::now();
-    let mut policy = Autoscaler::new(auto, spec.instances.min, spec.instances.max);
+    let mut policy = spec
+        .autoscale
+        .as_ref()
+        .map(|auto| Autoscaler::new(auto, spec.instances.min, spec.instances.max));
     let mut last_applied = *desired.borrow();
     // The starting count counts as a decision: no scale-down before traffic has had a chance.
-    policy.reset(last_applied, Duration::ZERO);
+    if let Some(policy) = policy.as_mut() {
+        policy.reset(last_applied, Duration::ZERO);
+    }
     let mut previous = stats.snapshot();
     let mut previous_at = Instant::now();
     let mut inflight_samples: Vec<usize> = Vec::with_capacity(16);
@@ -63,7 +66,9 @@ pub(crate) async fn run(
         let current = *desired.borrow();
         if current != last_applied {
             // `shoal scale` by hand: continue from the count it set.
-            policy.reset(current, now.duration_since(epoch));
+            if let Some(policy) = policy.as_mut() {
+                policy.reset(current, now.duration_since(epoch));
+            }
             last_applied = current;
         }
 
@@ -79,13 +84,30 @@ pub(crate) async fn run(
         };
         inflight_samples.clear();
 
+        let latency = stats.take_latency();
+        let ms = |d: Duration| (d.as_secs_f64() * 1e4).round() / 10.0;
+        let responses = delta.responses();
+        ctx.registry.record_traffic(
+            service,
+            Traffic {
+                rps: (delta.requests as f64 / elapsed * 10.0).round() / 10.0,
+                inflight: (concurrency * 10.0).round() / 10.0,
+                p50_ms: latency.map(|l| ms(l.p50)),
+                p95_ms: latency.map(|l| ms(l.p95)),
+                p99_ms: latency.map(|l| ms(l.p99)),
+                error_rate: (responses > 0).then(|| delta.responses_5xx as f64 / responses as f64),
+            },
+        );
+        let Some(policy) = policy.as_mut() else {
+            continue;
+        };
         let observation = Observation {
             now: now.duration_since(epoch),
             instances: samples(&ctx, service, &spec, now),
             desired: current,
             concurrency: Some(concurrency),
             rps: Some(delta.requests as f64 / elapsed),
-            latency_p95_ms: stats.take_latency().map(|l| l.p95.as_secs_f64() * 1000.0),
+            latency_p95_ms: latency.map(|l| l.p95.as_secs_f64() * 1000.0),
             prometheus: BTreeMap::new(),
             last_request: stats
                 .last_request()
