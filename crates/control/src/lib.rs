@@ -113,23 +113,7 @@ impl Controller {
                 }
                 _ => svc.instances.desired,
             };
-            let cold_start = svc
-                .autoscale
-                .as_ref()
-                .filter(|_| svc.instances.min == 0)
-                .map(|a| shoal_gateway::ColdStart {
-                    timeout: a.cold_start_timeout,
-                    queue_limit: a.cold_start_queue,
-                });
-            let stats = ctx.registry.add_service(
-                name,
-                svc.instances.min,
-                svc.instances.max,
-                count,
-                svc.route.clone(),
-                cold_start,
-                svc.autoscale.is_some(),
-            );
+            let stats = ctx.registry.add_service(svc, count);
             let (tx, rx) = watch::channel(count);
             tasks.push(tokio::spawn(observe::run(
                 Arc::clone(&ctx),

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use shoal_gateway::{Backends, ColdStart, Endpoint, Gateway, Route, RoutingTable, ServiceStats};
-use shoal_spec::RouteSpec;
+use shoal_spec::{RouteSpec, ServiceSpec};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -209,30 +209,30 @@ impl Registry {
     }
 
     /// Declares a service (at startup).
-    pub(crate) fn add_service(
-        &self,
-        name: &str,
-        min: u32,
-        max: u32,
-        desired: u32,
-        route: Option<RouteSpec>,
-        cold_start: Option<ColdStart>,
-        autoscaled: bool,
-    ) -> Arc<ServiceStats> {
+    pub(crate) fn add_service(&self, spec: &ServiceSpec, desired: u32) -> Arc<ServiceStats> {
+        // Services that may scale to zero hold requests while their first instance starts.
+        let cold_start = spec
+            .autoscale
+            .as_ref()
+            .filter(|_| spec.instances.min == 0)
+            .map(|a| ColdStart {
+                timeout: a.cold_start_timeout,
+                queue_limit: a.cold_start_queue,
+            });
         let stats = Arc::new(ServiceStats::default());
         self.lock().services.insert(
-            name.to_string(),
+            spec.name.clone(),
             ServiceRecord {
-                min,
-                max,
+                min: spec.instances.min,
+                max: spec.instances.max,
                 desired,
-                route,
+                route: spec.route.clone(),
                 instances: BTreeMap::new(),
                 fail_open: false,
                 stats: Arc::clone(&stats),
                 cold_start,
                 traffic: Traffic::default(),
-                autoscaled,
+                autoscaled: spec.autoscale.is_some(),
             },
         );
         self.publish();
