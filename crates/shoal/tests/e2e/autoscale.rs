@@ -278,3 +278,43 @@ scale_down_stabilization = "10s"
     let events = scale_events(&shoal.events().await);
     assert!(events.iter().any(|m| m.contains("cpu")), "{events:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaling_by_hand_sets_the_count_the_autoscaler_continues_from() {
+    let spec = autoscaled(
+        "hand",
+        1,
+        1,
+        5,
+        "metric = \"concurrency\"\ntarget = 5\nscale_down_stabilization = \"3s\"\nscale_down_cooldown = \"3s\"",
+        "",
+    );
+    let shoal = Shoal::start("hand", &spec).await;
+    shoal.wait_healthy("hand", 1, Duration::from_secs(30)).await;
+    let out = shoal.cli(&["scale", "hand", "4"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    shoal.wait_healthy("hand", 4, Duration::from_secs(30)).await;
+    // Out of range is still refused.
+    assert_eq!(shoal.cli(&["scale", "hand", "9"]).status.code(), Some(2));
+    // Without load, the autoscaler takes it from there back to the minimum, saying why.
+    let took = wait_for(
+        &shoal,
+        "hand",
+        Duration::from_secs(40),
+        "back to 1",
+        |d, h| d == 1 && h == 1,
+    )
+    .await;
+    println!("after `scale 4` with no load: back to 1 in {took:?}");
+    let events = scale_events(&shoal.events().await);
+    assert!(
+        events
+            .iter()
+            .any(|m| m.contains("concurrency") && m.contains("4 → ")),
+        "{events:#?}"
+    );
+}
