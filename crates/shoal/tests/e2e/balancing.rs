@@ -69,12 +69,7 @@ async fn requests_reach_every_healthy_instance() {
 async fn sigkill_of_an_instance_under_load_fails_no_request() {
     let shoal = Shoal::start("crash", &taskboard_service("web", 3, 5, "")).await;
     shoal.wait_healthy("web", 3, Duration::from_secs(30)).await;
-    let victim = shoal
-        .instances("web")
-        .await
-        .into_iter()
-        .find(|i| i["id"] == "web-2")
-        .unwrap();
+    let victim = shoal.instance("web", "web-2").await;
     let victim_pid = victim["pid"].as_u64().unwrap() as u32;
 
     // 20 clients; /sleep keeps requests in flight on every instance when the kill lands.
@@ -99,12 +94,7 @@ async fn sigkill_of_an_instance_under_load_fails_no_request() {
         before,
         report.ok
     );
-    let web2 = shoal
-        .instances("web")
-        .await
-        .into_iter()
-        .find(|i| i["id"] == "web-2")
-        .unwrap();
+    let web2 = shoal.instance("web", "web-2").await;
     assert_ne!(web2["pid"].as_u64().unwrap() as u32, victim_pid);
     assert_eq!(web2["restarts"], 1);
     assert!(
@@ -128,12 +118,7 @@ async fn failing_health_takes_an_instance_out_and_passing_brings_it_back() {
     )
     .await;
     shoal.wait_healthy("web", 2, Duration::from_secs(30)).await;
-    let web1 = shoal
-        .instances("web")
-        .await
-        .into_iter()
-        .find(|i| i["id"] == "web-1")
-        .unwrap();
+    let web1 = shoal.instance("web", "web-1").await;
     let direct: std::net::SocketAddr = format!("127.0.0.1:{}", web1["port"]).parse().unwrap();
 
     let (code, _) = request(direct, "PUT", "/health/fail", None).await.unwrap();
@@ -222,12 +207,7 @@ async fn with_every_instance_unhealthy_the_gateway_fails_open_and_says_so() {
         .any(|e| e["kind"] == "fail_open"));
 
     // One recovers: fail-open ends and only the healthy one serves.
-    let web1 = shoal
-        .instances("web")
-        .await
-        .into_iter()
-        .find(|i| i["id"] == "web-1")
-        .unwrap();
+    let web1 = shoal.instance("web", "web-1").await;
     let direct = format!("127.0.0.1:{}", web1["port"]).parse().unwrap();
     request(direct, "PUT", "/health/ok", None).await.unwrap();
     shoal
@@ -253,12 +233,7 @@ async fn an_instance_unhealthy_for_restart_after_is_restarted() {
     );
     let shoal = Shoal::start("restart-after", &services).await;
     shoal.wait_healthy("web", 2, Duration::from_secs(30)).await;
-    let web2 = shoal
-        .instances("web")
-        .await
-        .into_iter()
-        .find(|i| i["id"] == "web-2")
-        .unwrap();
+    let web2 = shoal.instance("web", "web-2").await;
     let old_pid = web2["pid"].as_u64().unwrap();
     let direct = format!("127.0.0.1:{}", web2["port"]).parse().unwrap();
     request(direct, "PUT", "/health/fail", None).await.unwrap();
@@ -268,12 +243,7 @@ async fn an_instance_unhealthy_for_restart_after_is_restarted() {
     // Restarted (drained, stopped, started again) and healthy with a fresh process.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let web2 = shoal
-            .instances("web")
-            .await
-            .into_iter()
-            .find(|i| i["id"] == "web-2")
-            .unwrap();
+        let web2 = shoal.instance("web", "web-2").await;
         if web2["state"] == "healthy" && web2["pid"].as_u64() != Some(old_pid) {
             assert_eq!(web2["restarts"], 1);
             break;

@@ -220,6 +220,15 @@ impl Shoal {
             .clone()
     }
 
+    /// One instance by id (panics if it does not exist).
+    pub async fn instance(&self, service: &str, id: &str) -> Value {
+        self.instances(service)
+            .await
+            .into_iter()
+            .find(|i| i["id"] == id)
+            .unwrap_or_else(|| panic!("no instance {id} of {service}"))
+    }
+
     /// Waits until `service` has exactly `n` instances, all healthy.
     pub async fn wait_healthy(&self, service: &str, n: usize, limit: Duration) {
         let deadline = Instant::now() + limit;
