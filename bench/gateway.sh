@@ -47,8 +47,7 @@ OUT=${OUT:-$root/bench/results/gateway.md}
 
 load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # --- peers -------------------------------------------------------------------------------------
 missing=()
@@ -87,15 +86,7 @@ chmod 755 "$run" # nginx workers run as an unprivileged user
 spec="$run/shoal.toml"
 shoal_pid="" front_pid="" haproxy_pid="" backend_pid=""
 
-alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
 
-stop_pid() { # pid: TERM, wait up to 5 s, then KILL
-    local pid=$1 i
-    alive "$pid" || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 50); do alive "$pid" || return 0; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local rc=$?
@@ -141,12 +132,6 @@ print(*(s.getsockname()[1] for s in socks))
 EOF
 )
 
-fill() { # template output key=value...
-    local in=$1 out=$2 args=() kv
-    shift 2
-    for kv in "$@"; do args+=(-e "s|@${kv%%=*}@|${kv#*=}|g"); done
-    sed "${args[@]}" "$in" >"$out"
-}
 
 # --- start shoal (which starts the backend) ----------------------------------------------------
 fill "$tpl/shoal.toml.in" "$spec" RUN="$run" GW_PORT="$GW_PORT" ADMIN_PORT="$ADMIN_PORT" \
@@ -233,9 +218,6 @@ cpu_ticks() { # pids... and their children: utime+stime in clock ticks
     echo "$total"
 }
 
-machine_ticks() { # "busy total" clock ticks of all CPUs since boot
-    awk '/^cpu / {busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6; exit}' /proc/stat
-}
 
 child_ticks() { # CPU of this shell's finished children (wrk...) in clock ticks, into $run/ticks;
     # the builtin `times` must run in this shell, not in a $(...) subshell
@@ -253,13 +235,6 @@ to_ms() { # wrk duration (470.12us, 1.23ms, 2.00s, 1.00m) -> milliseconds
         if (n == "" || f < 0) print "nan"; else printf "%.3f", n * f }'
 }
 
-busy_pct() { # share of all CPU time that was busy over the next second
-    local b0 t0 b1 t1
-    read -r b0 t0 < <(machine_ticks)
-    sleep 1
-    read -r b1 t1 < <(machine_ticks)
-    awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) 'BEGIN { printf "%d", t ? 100 * b / t : 0 }'
-}
 
 wait_quiet() { # before a row: wait up to QUIET_WAIT s for other work to use under 10% of the CPUs
     local waited=0 pct
