@@ -37,6 +37,20 @@ pub(crate) async fn run(
         .as_ref()
         .map(|auto| Autoscaler::new(auto, spec.instances.min, spec.instances.max));
     let mut last_applied = *desired.borrow();
+    if let Some(auto) = &spec.autoscale {
+        if auto
+            .metrics
+            .iter()
+            .any(|m| matches!(m.metric, shoal_spec::Metric::Prometheus { .. }))
+        {
+            ctx.registry.event(
+                service,
+                None,
+                "warning",
+                format!("{service}: prometheus metrics are not queried yet; they count as missing and never change the count"),
+            );
+        }
+    }
     // The starting count counts as a decision: no scale-down before traffic has had a chance.
     if let Some(policy) = policy.as_mut() {
         policy.reset(last_applied, Duration::ZERO);
