@@ -51,10 +51,17 @@ pub(crate) async fn run_slot(
         // Why this run ended, as (event kind, what happened); `None` = the slot was stopped.
         let ended: Option<(&'static str, String)> = match start(&ctx, &spec, slot, &id).await {
             Err(why) => Some(("start_failed", why)),
-            Ok((mut process, endpoint)) => {
-                let end =
-                    supervise(&ctx, &spec, slot, &id, &mut process, &endpoint, &mut stop).await;
-                endpoint.start_draining();
+            Ok((process, endpoint)) => {
+                let mut running = Running {
+                    ctx: &ctx,
+                    spec: &spec,
+                    slot,
+                    id: &id,
+                    process,
+                    endpoint,
+                };
+                let end = running.supervise(&mut stop).await;
+                running.endpoint.start_draining();
                 match end {
                     RunEnd::Stopped => None,
                     RunEnd::Unhealthy => Some((
@@ -135,131 +142,132 @@ fn record_exit(ctx: &Context, service: &str, slot: u32, why: String, restarting:
     });
 }
 
-/// Watches one running process: probes it, moves it between starting/healthy/unhealthy, and
-/// returns when it exits, must be restarted, or the slot is stopped (after draining it).
-async fn supervise(
-    ctx: &Context,
-    spec: &ServiceSpec,
+/// One run of an instance's process, with what the gateway knows of it.
+struct Running<'a> {
+    ctx: &'a Context,
+    spec: &'a ServiceSpec,
     slot: u32,
-    id: &str,
-    process: &mut RunningProcess,
-    endpoint: &Arc<shoal_gateway::Endpoint>,
-    stop: &mut watch::Receiver<bool>,
-) -> RunEnd {
-    let service = spec.name.as_str();
-    let health = &spec.health;
-    let mut streak = Streak::default();
-    let mut healthy = false;
-    // When the instance last stopped being healthy (or started); drives `restart_after`.
-    let mut unhealthy_since = Instant::now();
-    let mut next_probe = Instant::now() + STARTING_PROBE_EVERY.min(health.interval);
-    let epoch = Instant::now();
-    let mut next_usage = epoch + USAGE_EVERY;
-    let mut last_usage: Option<(f64, Duration)> = None;
-    loop {
-        tokio::select! {
-            info = process.wait() => return RunEnd::Exited(info),
-            _ = tokio::time::sleep_until(next_usage) => {
-                next_usage = Instant::now() + USAGE_EVERY;
-                if let Ok(usage) = process.usage() {
-                    let sample = (usage.cpu_seconds, epoch.elapsed());
-                    let cpu = last_usage
-                        .map(|prev| shoal_runtime::cpu_percent(prev, sample, spec.resources.cpu));
-                    last_usage = Some(sample);
-                    ctx.registry.record_usage(service, slot, cpu, usage.memory_bytes);
-                }
-                continue;
-            }
-            changed = stop.changed() => {
-                if changed.is_err() || *stop.borrow() {
-                    drain_and_stop(ctx, spec, slot, id, process, endpoint).await;
-                    return RunEnd::Stopped;
-                }
-            }
-            _ = tokio::time::sleep_until(next_probe) => {
-                let result = probe(health, endpoint.addr).await;
-                let pass = result == Probe::Pass;
-                if pass {
-                    endpoint.readmit();
-                }
-                match streak.record(pass, healthy, health) {
-                    Verdict::BecameHealthy => {
-                        healthy = true;
-                        ctx.registry.update_instance(service, slot, |r| {
-                            r.state = InstanceState::Healthy;
-                            r.ready_since = Some(Instant::now());
-                        });
-                        ctx.registry.event(service, Some(id), "healthy", format!("{id} is healthy and receives traffic"));
+    id: &'a str,
+    process: RunningProcess,
+    endpoint: Arc<shoal_gateway::Endpoint>,
+}
+
+impl Running<'_> {
+    /// Watches the process: probes it, moves it between starting/healthy/unhealthy, samples its
+    /// CPU and memory, and returns when it exits, must be restarted, or the slot is stopped
+    /// (after draining it).
+    async fn supervise(&mut self, stop: &mut watch::Receiver<bool>) -> RunEnd {
+        let (ctx, spec, slot, id) = (self.ctx, self.spec, self.slot, self.id);
+        let service = spec.name.as_str();
+        let health = &spec.health;
+        let mut streak = Streak::default();
+        let mut healthy = false;
+        // When the instance last stopped being healthy (or started); drives `restart_after`.
+        let mut unhealthy_since = Instant::now();
+        let mut next_probe = Instant::now() + STARTING_PROBE_EVERY.min(health.interval);
+        let epoch = Instant::now();
+        let mut next_usage = epoch + USAGE_EVERY;
+        let mut last_usage: Option<(f64, Duration)> = None;
+        loop {
+            tokio::select! {
+                info = self.process.wait() => return RunEnd::Exited(info),
+                _ = tokio::time::sleep_until(next_usage) => {
+                    next_usage = Instant::now() + USAGE_EVERY;
+                    if let Ok(usage) = self.process.usage() {
+                        let sample = (usage.cpu_seconds, epoch.elapsed());
+                        let cpu = last_usage
+                            .map(|prev| shoal_runtime::cpu_percent(prev, sample, spec.resources.cpu));
+                        last_usage = Some(sample);
+                        ctx.registry.record_usage(service, slot, cpu, usage.memory_bytes);
                     }
-                    Verdict::BecameUnhealthy => {
-                        healthy = false;
-                        unhealthy_since = Instant::now();
-                        let reason = match &result { Probe::Fail(r) => r.clone(), Probe::Pass => String::new() };
-                        ctx.registry.update_instance(service, slot, |r| {
-                            r.state = InstanceState::Unhealthy;
-                            r.ready_since = None;
-                        });
-                        ctx.registry.event(service, Some(id), "unhealthy", format!("{id} is unhealthy ({reason}); no more traffic"));
-                    }
-                    Verdict::Same => {}
+                    continue;
                 }
-                if !healthy {
-                    if let Some(limit) = health.restart_after {
-                        if unhealthy_since.elapsed() >= limit {
-                            drain_and_stop(ctx, spec, slot, id, process, endpoint).await;
-                            return RunEnd::Unhealthy;
+                changed = stop.changed() => {
+                    if changed.is_err() || *stop.borrow() {
+                        self.drain_and_stop().await;
+                        return RunEnd::Stopped;
+                    }
+                }
+                _ = tokio::time::sleep_until(next_probe) => {
+                    let result = probe(health, self.endpoint.addr).await;
+                    let pass = result == Probe::Pass;
+                    if pass {
+                        self.endpoint.readmit();
+                    }
+                    match streak.record(pass, healthy, health) {
+                        Verdict::BecameHealthy => {
+                            healthy = true;
+                            ctx.registry.update_instance(service, slot, |r| {
+                                r.state = InstanceState::Healthy;
+                                r.ready_since = Some(Instant::now());
+                            });
+                            ctx.registry.event(service, Some(id), "healthy", format!("{id} is healthy and receives traffic"));
+                        }
+                        Verdict::BecameUnhealthy => {
+                            healthy = false;
+                            unhealthy_since = Instant::now();
+                            let reason = match &result { Probe::Fail(r) => r.clone(), Probe::Pass => String::new() };
+                            ctx.registry.update_instance(service, slot, |r| {
+                                r.state = InstanceState::Unhealthy;
+                                r.ready_since = None;
+                            });
+                            ctx.registry.event(service, Some(id), "unhealthy", format!("{id} is unhealthy ({reason}); no more traffic"));
+                        }
+                        Verdict::Same => {}
+                    }
+                    if !healthy {
+                        if let Some(limit) = health.restart_after {
+                            if unhealthy_since.elapsed() >= limit {
+                                self.drain_and_stop().await;
+                                return RunEnd::Unhealthy;
+                            }
                         }
                     }
+                    let starting = !healthy && ctx.registry.instance_state(service, slot) == Some(InstanceState::Starting);
+                    let every = if starting { STARTING_PROBE_EVERY.min(health.interval) } else { health.interval };
+                    next_probe = Instant::now() + every;
                 }
-                let starting = !healthy && ctx.registry.instance_state(service, slot) == Some(InstanceState::Starting);
-                let every = if starting { STARTING_PROBE_EVERY.min(health.interval) } else { health.interval };
-                next_probe = Instant::now() + every;
             }
         }
     }
-}
 
-/// Out of the selector → wait for in-flight requests (up to `stop.drain`) → SIGTERM → grace
-/// (`stop.timeout`) → SIGKILL of the process group.
-async fn drain_and_stop(
-    ctx: &Context,
-    spec: &ServiceSpec,
-    slot: u32,
-    id: &str,
-    process: &mut RunningProcess,
-    endpoint: &Arc<shoal_gateway::Endpoint>,
-) {
-    let service = spec.name.as_str();
-    endpoint.start_draining();
-    ctx.registry
-        .update_instance(service, slot, |r| r.state = InstanceState::Draining);
-    let inflight = endpoint.outstanding();
-    ctx.registry.event(
-        service,
-        Some(id),
-        "draining",
-        format!("{id} draining ({inflight} request(s) in flight)"),
-    );
-    let left = endpoint.wait_idle(spec.stop.drain).await;
-    if left > 0 {
+    /// Out of the selector → wait for in-flight requests (up to `stop.drain`) → SIGTERM → grace
+    /// (`stop.timeout`) → SIGKILL of the process group.
+    async fn drain_and_stop(&mut self) {
+        let (ctx, spec, slot, id) = (self.ctx, self.spec, self.slot, self.id);
+        let endpoint = &self.endpoint;
+        let service = spec.name.as_str();
+        endpoint.start_draining();
+        ctx.registry
+            .update_instance(service, slot, |r| r.state = InstanceState::Draining);
+        let inflight = endpoint.outstanding();
         ctx.registry.event(
             service,
             Some(id),
             "draining",
-            format!(
-                "{id}: drain limit {} reached with {left} request(s) still in flight",
-                fmt_duration(spec.stop.drain)
-            ),
+            format!("{id} draining ({inflight} request(s) in flight)"),
+        );
+        let left = endpoint.wait_idle(spec.stop.drain).await;
+        if left > 0 {
+            ctx.registry.event(
+                service,
+                Some(id),
+                "draining",
+                format!(
+                    "{id}: drain limit {} reached with {left} request(s) still in flight",
+                    fmt_duration(spec.stop.drain)
+                ),
+            );
+        }
+        let info = self.process.stop(spec.stop.timeout).await;
+        record_exit(ctx, service, slot, info.to_string(), false);
+        ctx.registry.event(
+            service,
+            Some(id),
+            "stopped",
+            format!("{id} stopped ({info})"),
         );
     }
-    let info = process.stop(spec.stop.timeout).await;
-    record_exit(ctx, service, slot, info.to_string(), false);
-    ctx.registry.event(
-        service,
-        Some(id),
-        "stopped",
-        format!("{id} stopped ({info})"),
-    );
 }
 
 /// `backoff × 2^(streak-1)`, capped at `max_backoff`.

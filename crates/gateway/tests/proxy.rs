@@ -85,15 +85,20 @@ fn config() -> GatewayConfig {
 async fn gateway(endpoints: Vec<Arc<Endpoint>>) -> (SocketAddr, Arc<Gateway>) {
     let gw = Arc::new(Gateway::new(config()));
     publish(&gw, endpoints);
+    (serve(&gw).await, gw)
+}
+
+/// Serves `gw` on a free loopback port until the test ends.
+async fn serve(gw: &Arc<Gateway>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let g = Arc::clone(&gw);
+    let g = Arc::clone(gw);
     tokio::spawn(async move {
         g.serve(listener, std::future::pending(), Duration::from_secs(1))
             .await
             .unwrap()
     });
-    (addr, gw)
+    addr
 }
 
 fn publish(gw: &Gateway, endpoints: Vec<Arc<Endpoint>>) {
@@ -202,13 +207,7 @@ async fn answers_404_without_route_and_503_without_instance() {
         stats: Arc::default(),
         cold_start: None,
     }]));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let g = Arc::clone(&gw);
-    tokio::spawn(async move {
-        g.serve(listener, std::future::pending(), Duration::ZERO)
-            .await
-    });
+    let addr = serve(&gw).await;
     let (status, _, body) = get(addr, "/nothing").await;
     assert_eq!(status, 404);
     assert!(body.contains("no route for /nothing"), "{body}");
@@ -449,13 +448,7 @@ async fn requests_to_a_service_at_zero_wait_for_its_first_instance() {
     };
     let gw = Arc::new(Gateway::new(config()));
     gw.publish(RoutingTable::new(vec![route(vec![])]));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let g = Arc::clone(&gw);
-    tokio::spawn(async move {
-        g.serve(listener, std::future::pending(), Duration::ZERO)
-            .await
-    });
+    let addr = serve(&gw).await;
 
     let held: Vec<_> = (0..2)
         .map(|_| tokio::spawn(async move { get(addr, "/").await }))
@@ -502,13 +495,7 @@ async fn a_cold_start_that_takes_too_long_answers_503() {
             queue_limit: 10,
         }),
     }]));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let g = Arc::clone(&gw);
-    tokio::spawn(async move {
-        g.serve(listener, std::future::pending(), Duration::ZERO)
-            .await
-    });
+    let addr = serve(&gw).await;
     let started = tokio::time::Instant::now();
     let (status, headers, body) = get(addr, "/").await;
     assert_eq!(status, 503);
