@@ -164,7 +164,16 @@ impl Running<'_> {
         let mut healthy = false;
         // When the instance last stopped being healthy (or started); drives `restart_after`.
         let mut unhealthy_since = Instant::now();
-        let mut next_probe = Instant::now() + STARTING_PROBE_EVERY.min(health.interval);
+        // The next health check: a sleep then a probe, polled alongside everything else so that a
+        // stop or an exit is seen at once, not after a slow probe's timeout.
+        let addr = self.endpoint.addr;
+        let check_at = |at: Instant| {
+            Box::pin(async move {
+                tokio::time::sleep_until(at).await;
+                probe(health, addr).await
+            })
+        };
+        let mut check = check_at(Instant::now() + STARTING_PROBE_EVERY.min(health.interval));
         let epoch = Instant::now();
         let mut next_usage = epoch + USAGE_EVERY;
         let mut last_usage: Option<(f64, Duration)> = None;
@@ -188,8 +197,7 @@ impl Running<'_> {
                         return RunEnd::Stopped;
                     }
                 }
-                _ = tokio::time::sleep_until(next_probe) => {
-                    let result = probe(health, self.endpoint.addr).await;
+                result = &mut check => {
                     let pass = result == Probe::Pass;
                     if pass {
                         self.endpoint.readmit();
@@ -225,7 +233,7 @@ impl Running<'_> {
                     }
                     let starting = !healthy && ctx.registry.instance_state(service, slot) == Some(InstanceState::Starting);
                     let every = if starting { STARTING_PROBE_EVERY.min(health.interval) } else { health.interval };
-                    next_probe = Instant::now() + every;
+                    check = check_at(Instant::now() + every);
                 }
             }
         }

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use super::support::*;
 
 fn pids(instances: &[serde_json::Value]) -> Vec<u32> {
@@ -132,4 +134,43 @@ async fn sigkill_of_shoal_leaves_no_instance_running() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_does_not_wait_for_a_hanging_health_check() {
+    // Accepts connections and never answers: every probe hangs until its 8 s timeout.
+    let services = r#"[services.mute]
+command = ["python3", "-c", "import socket, sys, time\ns = socket.socket()\ns.bind(('127.0.0.1', int(sys.argv[1])))\ns.listen(64)\ntime.sleep(1000)", "{port}"]
+route = "/"
+health = { path = "/", interval = "10s", timeout = "8s" }
+stop = { drain = "1s", timeout = "2s" }
+"#;
+    let mut shoal = Shoal::start("mute", services).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while shoal
+        .instances("mute")
+        .await
+        .first()
+        .and_then(|i| i["pid"].as_u64())
+        .is_none()
+    {
+        assert!(Instant::now() < deadline, "instance never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pid = shoal.instances("mute").await[0]["pid"].as_u64().unwrap() as u32;
+    // The first probe (250 ms after start) is hanging now.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let started = Instant::now();
+    let code = tokio::task::spawn_blocking(move || {
+        let code = shoal.terminate(Duration::from_secs(30));
+        (code, shoal)
+    });
+    let (code, shoal) = code.await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(code, Some(0), "{}", shoal.log());
+    assert!(
+        took < Duration::from_secs(5),
+        "shutdown waited {took:?} for a hanging probe"
+    );
+    assert!(!alive(pid));
 }
