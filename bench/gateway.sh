@@ -109,28 +109,13 @@ cleanup() {
             tail -n 20 "$f" >&2
         done
     fi
-    if [[ ${KEEP_TMP:-0} == 1 || $rc != 0 ]]; then
-        log "run directory kept: $run"
-    else
-        rm -rf "$run"
-    fi
-    exit "$rc"
+    finish_run "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Four distinct free loopback ports, all held open until every one is chosen.
-read -r GW_PORT ADMIN_PORT FRONT_PORT HAPROXY_PORT < <(python3 - <<'EOF'
-import socket
-socks = []
-for _ in range(4):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(*(s.getsockname()[1] for s in socks))
-EOF
-)
+read -r GW_PORT ADMIN_PORT FRONT_PORT HAPROXY_PORT < <(free_ports 4)
 
 
 # --- start shoal (which starts the backend) ----------------------------------------------------

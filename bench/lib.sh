@@ -33,3 +33,24 @@ busy_pct() { # share of all CPU time that was busy over the next second
     read -r b1 t1 < <(machine_ticks)
     awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) 'BEGIN { printf "%d", t ? 100 * b / t : 0 }'
 }
+free_ports() { # n: n distinct free loopback ports, all held open until every one is chosen
+    python3 -c '
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(*(s.getsockname()[1] for s in socks))
+' "$1"
+}
+
+finish_run() { # rc: keep the run directory on failure or with KEEP_TMP=1, else remove it; exit rc
+    local rc=$1
+    if [[ ${KEEP_TMP:-0} == 1 || $rc != 0 ]]; then
+        log "run directory kept: $run"
+    else
+        rm -rf "$run"
+    fi
+    exit "$rc"
+}

@@ -128,27 +128,13 @@ cleanup() {
         printf '\n--- shoal log (tail) ---\n' >&2
         tail -n 40 "$run/shoal.log" >&2
     fi
-    if [[ ${KEEP_TMP:-0} == 1 || $rc != 0 ]]; then
-        log "run directory kept: $run"
-    else
-        rm -rf "$run"
-    fi
-    exit "$rc"
+    finish_run "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-read -r GW_PORT ADMIN_PORT < <(python3 - <<'EOF'
-import socket
-socks = []
-for _ in range(2):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(*(s.getsockname()[1] for s in socks))
-EOF
-)
+read -r GW_PORT ADMIN_PORT < <(free_ports 2)
 
 
 mark() { printf '%s %s\n' "$1" "$2" >>"$run/marks"; }
