@@ -54,11 +54,7 @@ fn every_kind_of_invalid_spec_names_file_line_and_column_and_exits_2() {
     for (what, text, at, fragment) in all {
         let spec = dir.join("shoal.toml");
         std::fs::write(&spec, &text).unwrap();
-        let out = Command::new(shoal_bin())
-            .args(["validate", "-f"])
-            .arg(&spec)
-            .output()
-            .unwrap();
+        let out = shoal_on("validate", &spec);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(
             out.status.code(),
@@ -88,11 +84,7 @@ fn several_errors_are_reported_at_once() {
         "[services.web]\ncommand = []\nhelth = 1\ninstances = { min = 3, max = 1 }\n",
     )
     .unwrap();
-    let out = Command::new(shoal_bin())
-        .args(["validate", "-f"])
-        .arg(&spec)
-        .output()
-        .unwrap();
+    let out = shoal_on("validate", &spec);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
     for at in ["shoal.toml:2:", "shoal.toml:3:", "shoal.toml:4:"] {
@@ -114,11 +106,7 @@ fn up_with_an_invalid_spec_starts_nothing() {
         ),
     )
     .unwrap();
-    let out = Command::new(shoal_bin())
-        .args(["up", "-f"])
-        .arg(&spec)
-        .output()
-        .unwrap();
+    let out = shoal_on("up", &spec);
     assert_eq!(
         out.status.code(),
         Some(2),
@@ -143,11 +131,7 @@ fn a_valid_spec_validates() {
         format!("[gateway]\nlisten = \"127.0.0.1:{g}\"\n[admin]\nlisten = \"127.0.0.1:{a}\"\n[services.web]\ncommand = [\"/bin/sleep\", \"1000\"]\nroute = \"/\"\n"),
     )
     .unwrap();
-    let out = Command::new(shoal_bin())
-        .args(["validate", "-f"])
-        .arg(&spec)
-        .output()
-        .unwrap();
+    let out = shoal_on("validate", &spec);
     assert!(
         out.status.success(),
         "{}",
@@ -172,4 +156,13 @@ fn bad_arguments_exit_2_with_help() {
     for verb in ["up", "validate", "status", "scale", "logs", "down"] {
         assert!(help.contains(verb), "--help lacks {verb}");
     }
+}
+
+/// Runs `shoal VERB -f SPEC` to completion.
+fn shoal_on(verb: &str, spec: &std::path::Path) -> std::process::Output {
+    Command::new(shoal_bin())
+        .args([verb, "-f"])
+        .arg(spec)
+        .output()
+        .unwrap()
 }
