@@ -246,7 +246,8 @@ async fn send_with_retries(
                 });
             }
             Ok(Ok(resp)) => {
-                endpoint.observe_latency(started.elapsed(), Instant::now());
+                let now = Instant::now();
+                endpoint.observe_latency(now.saturating_duration_since(started), now);
                 let (mut parts, incoming) = resp.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
                 let body = UpstreamBody::new(incoming, guard, conn);
