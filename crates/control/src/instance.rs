@@ -162,6 +162,8 @@ impl Running<'_> {
         let health = &spec.health;
         let mut streak = Streak::default();
         let mut healthy = false;
+        // Not yet healthy once in this run: still `starting`, probed at the faster cadence.
+        let mut starting = true;
         // When the instance last stopped being healthy (or started); drives `restart_after`.
         let mut unhealthy_since = Instant::now();
         // The next health check: a sleep then a probe, polled alongside everything else so that a
@@ -205,6 +207,7 @@ impl Running<'_> {
                     match streak.record(pass, healthy, health) {
                         Verdict::BecameHealthy => {
                             healthy = true;
+                            starting = false;
                             ctx.registry.update_instance(service, slot, |r| {
                                 r.state = InstanceState::Healthy;
                                 r.ready_since = Some(Instant::now());
@@ -231,8 +234,7 @@ impl Running<'_> {
                             }
                         }
                     }
-                    let starting = !healthy && ctx.registry.instance_state(service, slot) == Some(InstanceState::Starting);
-                    let every = if starting { STARTING_PROBE_EVERY.min(health.interval) } else { health.interval };
+                                        let every = if starting { STARTING_PROBE_EVERY.min(health.interval) } else { health.interval };
                     check = check_at(Instant::now() + every);
                 }
             }
