@@ -36,6 +36,10 @@ pub fn router(state: AdminState) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/events", get(events))
         .route("/v1/services/{name}/scale", post(scale))
+        .route("/v1/services/{name}/promote", post(promote))
+        .route("/v1/services/{name}/rollback", post(rollback))
+        .route("/v1/services/{name}/history", get(history))
+        .route("/v1/apply", post(apply))
         .route("/v1/shutdown", post(shutdown))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
@@ -72,8 +76,12 @@ impl IntoResponse for ApiError {
 impl From<ControlError> for ApiError {
     fn from(e: ControlError) -> Self {
         let status = match e {
-            ControlError::UnknownService { .. } => StatusCode::NOT_FOUND,
+            ControlError::UnknownService { .. } | ControlError::UnknownRevision { .. } => {
+                StatusCode::NOT_FOUND
+            }
             ControlError::OutOfRange { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ControlError::Refused(_) => StatusCode::CONFLICT,
+            ControlError::Stopping => StatusCode::SERVICE_UNAVAILABLE,
         };
         ApiError::new(status, e.to_string(), None)
     }
@@ -103,7 +111,17 @@ async fn require_token(State(state): State<AdminState>, req: Request, next: Next
 async fn index() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "shoal admin API\n\nGET  /v1/status\nGET  /v1/events?since=N&limit=N\nPOST /v1/services/{name}/scale  {\"count\": N} or {\"delta\": N}\nPOST /v1/shutdown\n",
+        concat!(
+            "shoal admin API\n\n",
+            "GET  /v1/status\n",
+            "GET  /v1/events?since=N&limit=N\n",
+            "GET  /v1/services/{name}/history\n",
+            "POST /v1/services/{name}/scale     {\"count\": N} or {\"delta\": N}\n",
+            "POST /v1/services/{name}/promote   {\"full\": false}\n",
+            "POST /v1/services/{name}/rollback  {\"to\": N} (optional)\n",
+            "POST /v1/apply                     {\"path\": \"/abs/shoal.toml\", \"source\": \"...\", \"dry_run\": false}\n",
+            "POST /v1/shutdown\n",
+        ),
     )
 }
 
@@ -198,4 +216,120 @@ async fn scale(
 async fn shutdown(State(state): State<AdminState>) -> Json<serde_json::Value> {
     state.shutdown.send_replace(true);
     Json(json!({ "shutting_down": true }))
+}
+
+/// A JSON body, or a 400 that says what was expected.
+fn json_body<T>(body: Result<Json<T>, JsonRejection>, expected: &str) -> Result<T, ApiError> {
+    body.map(|Json(b)| b)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text(), Some(expected)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PromoteBody {
+    #[serde(default)]
+    full: bool,
+}
+
+async fn promote(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+    body: Option<Json<PromoteBody>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let how = if body.is_some_and(|Json(b)| b.full) {
+        crate::Promote::Full
+    } else {
+        crate::Promote::Step
+    };
+    let message = state.controller.promote(&name, how).await?;
+    Ok(Json(json!({ "message": message })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RollbackBody {
+    to: Option<u64>,
+}
+
+async fn rollback(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+    body: Option<Json<RollbackBody>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let to = body.and_then(|Json(b)| b.to);
+    let message = state.controller.rollback(&name, to).await?;
+    Ok(Json(json!({ "message": message })))
+}
+
+async fn history(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let history = state.controller.history(&name)?;
+    let revisions: Vec<serde_json::Value> = history
+        .revisions
+        .iter()
+        .map(|r| {
+            json!({
+                "revision": r.number,
+                "created": r.created,
+                "status": r.status,
+                "note": r.note,
+                "summary": r.template.summary(),
+                "active": r.number == history.active,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "service": name,
+        "active": history.active,
+        "revisions": revisions,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplyBody {
+    path: std::path::PathBuf,
+    source: String,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+async fn apply(
+    State(state): State<AdminState>,
+    body: Result<Json<ApplyBody>, JsonRejection>,
+) -> Result<Json<crate::ApplyOutcome>, ApiError> {
+    let body = json_body(
+        body,
+        r#"send {"path": "/abs/path/shoal.toml", "source": "<the file's text>", "dry_run": false}"#,
+    )?;
+    if !body.path.is_absolute() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "path must be absolute (relative paths in the spec are resolved against its directory)",
+            None,
+        ));
+    }
+    let opts = shoal_spec::LoadOptions { check_ports: false };
+    let next = shoal_spec::parse(&body.source, &body.path, &opts).map_err(|d| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            d.to_string(),
+            Some("fix the spec (`shoal validate -f FILE` shows the same) and apply again; nothing was changed"),
+        )
+    })?;
+    match state.controller.apply(next, body.dry_run).await {
+        Ok(outcome) => Ok(Json(outcome)),
+        Err(e @ crate::ApplyRefused::NeedsRestart(_)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            e.to_string(),
+            Some("stop shoal (`shoal down`) and start it again with the new file"),
+        )),
+        Err(e) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            e.to_string(),
+            None,
+        )),
+    }
 }

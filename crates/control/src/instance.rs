@@ -7,13 +7,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shoal_runtime::{ExitInfo, LaunchSpec, RunningProcess};
-use shoal_spec::ServiceSpec;
+use shoal_spec::{HealthSpec, ServiceSpec};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::health::{fmt_duration, probe, Probe, Streak, Verdict};
 use crate::registry::InstanceState;
+use crate::revisions::Template;
 use crate::Context;
+
+/// A numbered template: what a slot runs.
+#[derive(Debug)]
+pub(crate) struct Revision {
+    pub(crate) number: u64,
+    pub(crate) template: Template,
+}
+
+/// The service's settings as they are now: `apply` changes health, stop, restart and slow-start
+/// settings in place, and running slots follow.
+pub(crate) type Config = watch::Receiver<Arc<ServiceSpec>>;
 
 /// An instance that stays up this long has its crash streak forgiven.
 const STABLE_AFTER: Duration = Duration::from_secs(30);
@@ -36,48 +48,54 @@ enum RunEnd {
     Stopped,
 }
 
-/// Runs slot `slot` of `spec.name` until `stop` turns true; returns once its process is gone.
+/// Runs slot `slot` of the service with `revision` until `stop` turns true; returns once its
+/// process is gone.
 pub(crate) async fn run_slot(
     ctx: Arc<Context>,
-    spec: Arc<ServiceSpec>,
+    config: Config,
+    revision: Arc<Revision>,
     slot: u32,
     mut stop: watch::Receiver<bool>,
 ) {
-    let service = spec.name.as_str();
+    let service = config.borrow().name.clone();
+    let service = service.as_str();
     let id = format!("{service}-{slot}");
     let mut crash_streak: u32 = 0;
     while !*stop.borrow() {
         let started = Instant::now();
+        let spec = config.borrow().clone();
         // Why this run ended, as (event kind, what happened); `None` = the slot was stopped.
-        let ended: Option<(&'static str, String)> = match start(&ctx, &spec, slot, &id).await {
-            Err(why) => Some(("start_failed", why)),
-            Ok((process, endpoint)) => {
-                let mut running = Running {
-                    ctx: &ctx,
-                    spec: &spec,
-                    slot,
-                    id: &id,
-                    process,
-                    endpoint,
-                };
-                let end = running.supervise(&mut stop).await;
-                running.endpoint.start_draining();
-                match end {
-                    RunEnd::Stopped => None,
-                    RunEnd::Unhealthy => Some((
-                        "restarting",
-                        "stopped after failing health checks".to_string(),
-                    )),
-                    RunEnd::Exited(info) => Some(("crashed", format!("exited ({info})"))),
+        let ended: Option<(&'static str, String)> =
+            match start(&ctx, &spec, &revision, slot, &id).await {
+                Err(why) => Some(("start_failed", why)),
+                Ok((process, endpoint)) => {
+                    let mut running = Running {
+                        ctx: &ctx,
+                        config: &config,
+                        revision: &revision,
+                        slot,
+                        id: &id,
+                        process,
+                        endpoint,
+                    };
+                    let end = running.supervise(&mut stop).await;
+                    running.endpoint.start_draining();
+                    match end {
+                        RunEnd::Stopped => None,
+                        RunEnd::Unhealthy => Some((
+                            "restarting",
+                            "stopped after failing health checks".to_string(),
+                        )),
+                        RunEnd::Exited(info) => Some(("crashed", format!("exited ({info})"))),
+                    }
                 }
-            }
-        };
+            };
         let Some((kind, why)) = ended else { break };
         if started.elapsed() >= STABLE_AFTER {
             crash_streak = 0;
         }
         crash_streak += 1;
-        let delay = backoff(&spec, crash_streak);
+        let delay = backoff(&config.borrow(), crash_streak);
         record_exit(&ctx, service, slot, why.clone(), true);
         ctx.registry.event(
             service,
@@ -96,12 +114,13 @@ pub(crate) async fn run_slot(
 async fn start(
     ctx: &Context,
     spec: &ServiceSpec,
+    revision: &Revision,
     slot: u32,
     id: &str,
 ) -> Result<(RunningProcess, Arc<shoal_gateway::Endpoint>), String> {
     let service = spec.name.as_str();
     let port = free_port().map_err(|e| format!("found no free port: {e}"))?;
-    let launch = launch_spec(ctx, spec, id, port);
+    let launch = launch_spec(ctx, service, revision, id, port);
     let process = RunningProcess::spawn(&ctx.shim, &launch)
         .await
         .map_err(|e| format!("failed to start: {e}"))?;
@@ -112,6 +131,7 @@ async fn start(
         .endpoint(id, service, addr, spec.slow_start);
     ctx.registry.update_instance(service, slot, |r| {
         r.state = InstanceState::Starting;
+        r.revision = revision.number;
         r.port = Some(port);
         r.pid = Some(process.pid());
         r.started_at = Some(Instant::now());
@@ -121,7 +141,11 @@ async fn start(
         service,
         Some(id),
         "started",
-        format!("{id} started (pid {}, port {port})", process.pid()),
+        format!(
+            "{id} started (revision {}, pid {}, port {port})",
+            revision.number,
+            process.pid()
+        ),
     );
     Ok((process, endpoint))
 }
@@ -145,7 +169,8 @@ fn record_exit(ctx: &Context, service: &str, slot: u32, why: String, restarting:
 /// One run of an instance's process, with what the gateway knows of it.
 struct Running<'a> {
     ctx: &'a Context,
-    spec: &'a ServiceSpec,
+    config: &'a Config,
+    revision: &'a Revision,
     slot: u32,
     id: &'a str,
     process: RunningProcess,
@@ -153,13 +178,19 @@ struct Running<'a> {
 }
 
 impl Running<'_> {
+    /// The service's settings now (they may change while the instance runs).
+    fn spec(&self) -> Arc<ServiceSpec> {
+        self.config.borrow().clone()
+    }
+
     /// Watches the process: probes it, moves it between starting/healthy/unhealthy, samples its
     /// CPU and memory, and returns when it exits, must be restarted, or the slot is stopped
     /// (after draining it).
     async fn supervise(&mut self, stop: &mut watch::Receiver<bool>) -> RunEnd {
-        let (ctx, spec, slot, id) = (self.ctx, self.spec, self.slot, self.id);
+        let (ctx, slot, id) = (self.ctx, self.slot, self.id);
+        let cpu_limit = self.revision.template.cpu;
+        let spec = self.spec();
         let service = spec.name.as_str();
-        let health = &spec.health;
         let mut streak = Streak::default();
         let mut healthy = false;
         // Not yet healthy once in this run: still `starting`, probed at the faster cadence.
@@ -169,13 +200,16 @@ impl Running<'_> {
         // The next health check: a sleep then a probe, polled alongside everything else so that a
         // stop or an exit is seen at once, not after a slow probe's timeout.
         let addr = self.endpoint.addr;
-        let check_at = |at: Instant| {
+        let check_at = |at: Instant, health: HealthSpec| {
             Box::pin(async move {
                 tokio::time::sleep_until(at).await;
-                probe(health, addr).await
+                probe(&health, addr).await
             })
         };
-        let mut check = check_at(Instant::now() + STARTING_PROBE_EVERY.min(health.interval));
+        let mut check = check_at(
+            Instant::now() + STARTING_PROBE_EVERY.min(spec.health.interval),
+            spec.health.clone(),
+        );
         let epoch = Instant::now();
         let mut next_usage = epoch + USAGE_EVERY;
         let mut last_usage: Option<(f64, Duration)> = None;
@@ -187,7 +221,7 @@ impl Running<'_> {
                     if let Ok(usage) = self.process.usage() {
                         let sample = (usage.cpu_seconds, epoch.elapsed());
                         let cpu = last_usage
-                            .map(|prev| shoal_runtime::cpu_percent(prev, sample, spec.resources.cpu));
+                            .map(|prev| shoal_runtime::cpu_percent(prev, sample, cpu_limit));
                         last_usage = Some(sample);
                         ctx.registry.record_usage(service, slot, cpu, usage.memory_bytes);
                     }
@@ -200,6 +234,8 @@ impl Running<'_> {
                     }
                 }
                 result = &mut check => {
+                    let spec = self.spec();
+                    let health = &spec.health;
                     let pass = result == Probe::Pass;
                     if pass {
                         self.endpoint.readmit();
@@ -234,8 +270,8 @@ impl Running<'_> {
                             }
                         }
                     }
-                                        let every = if starting { STARTING_PROBE_EVERY.min(health.interval) } else { health.interval };
-                    check = check_at(Instant::now() + every);
+                    let every = if starting { STARTING_PROBE_EVERY.min(health.interval) } else { health.interval };
+                    check = check_at(Instant::now() + every, health.clone());
                 }
             }
         }
@@ -244,7 +280,8 @@ impl Running<'_> {
     /// Out of the selector → wait for in-flight requests (up to `stop.drain`) → SIGTERM → grace
     /// (`stop.timeout`) → SIGKILL of the process group.
     async fn drain_and_stop(&mut self) {
-        let (ctx, spec, slot, id) = (self.ctx, self.spec, self.slot, self.id);
+        let (ctx, slot, id) = (self.ctx, self.slot, self.id);
+        let spec = self.spec();
         let endpoint = &self.endpoint;
         let service = spec.name.as_str();
         endpoint.start_draining();
@@ -306,31 +343,38 @@ fn free_port() -> std::io::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-fn launch_spec(ctx: &Context, spec: &ServiceSpec, id: &str, port: u16) -> LaunchSpec {
-    let argv = spec.argv_for_port(port);
-    let mut env: Vec<(String, String)> = spec
+fn launch_spec(
+    ctx: &Context,
+    service: &str,
+    revision: &Revision,
+    id: &str,
+    port: u16,
+) -> LaunchSpec {
+    let template = &revision.template;
+    let argv = template.argv_for_port(port);
+    let mut env: Vec<(String, String)> = template
         .env
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     env.push(("PORT".into(), port.to_string()));
     env.push(("SHOAL_INSTANCE_ID".into(), id.to_string()));
-    env.push(("SHOAL_SERVICE".into(), spec.name.clone()));
-    env.push(("SHOAL_REVISION".into(), "1".into()));
+    env.push(("SHOAL_SERVICE".into(), service.to_string()));
+    env.push(("SHOAL_REVISION".into(), revision.number.to_string()));
     LaunchSpec {
         instance_id: id.to_string(),
-        program: spec.program.clone(),
+        program: template.program.clone(),
         args: argv.into_iter().skip(1).collect(),
         env,
-        workdir: spec.workdir.clone(),
+        workdir: template.workdir.clone(),
         log_path: ctx.log_dir.join(format!("{id}.log")),
         log_max_bytes: LOG_MAX_BYTES,
         log_keep: LOG_KEEP,
         // The spec always has a CPU figure (1 core unless set), so there is always a CPU limit,
         // as for a container with a one-CPU limit.
         resources: shoal_runtime::Resources {
-            cpu_limit: Some(spec.resources.cpu),
-            memory_limit: spec.resources.memory,
+            cpu_limit: Some(template.cpu),
+            memory_limit: template.memory,
         },
     }
 }

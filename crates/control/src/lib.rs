@@ -2,6 +2,7 @@
 //! checker, and the admin API. It talks to the data plane only by publishing routing tables.
 
 mod admin;
+mod apply;
 mod events;
 mod health;
 mod instance;
@@ -9,30 +10,65 @@ mod observe;
 mod persist;
 mod reconcile;
 mod registry;
+mod revisions;
+mod rollout_run;
 mod token;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use shoal_gateway::Gateway;
 use shoal_runtime::ShimCommand;
-use shoal_spec::Spec;
-use tokio::sync::watch;
+use shoal_spec::{ServiceSpec, Spec};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 pub use admin::{router as admin_router, AdminState};
+pub use apply::{ApplyOutcome, ApplyRefused};
 pub use events::{now_rfc3339, Event};
 pub use health::{fmt_duration, probe, Probe};
 pub use persist::SavedState;
-pub use registry::{InstanceState, InstanceStatus, Registry, ServiceStatus, StatusReport, Traffic};
+pub use registry::{
+    InstanceState, InstanceStatus, Registry, RolloutOutcome, RolloutStatus, ServiceStatus,
+    StatusReport, Traffic,
+};
+pub use revisions::{RevisionRecord, RevisionStatus, ServiceHistory};
+pub use shoal_rollout::Promote;
 pub use token::{load_or_create as load_or_create_token, token_matches, token_path};
+
+use reconcile::{Command, ServiceLoop};
+use revisions::History;
 
 /// What every slot task needs.
 pub(crate) struct Context {
     pub(crate) registry: Registry,
     pub(crate) shim: ShimCommand,
     pub(crate) log_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) history: Mutex<History>,
+}
+
+impl Context {
+    /// Changes one service's revision history and saves it.
+    pub(crate) fn with_history<T>(
+        &self,
+        service: &str,
+        f: impl FnOnce(&mut revisions::ServiceHistory) -> T,
+    ) -> T {
+        let mut history = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        let out = f(history.services.entry(service.to_string()).or_default());
+        if let Err(e) = history.save(&self.data_dir) {
+            tracing::warn!(error = %e, "could not save revisions.json; history will not survive a restart");
+        }
+        out
+    }
+
+    /// A copy of one service's history.
+    pub(crate) fn history_of(&self, service: &str) -> revisions::ServiceHistory {
+        let history = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        history.services.get(service).cloned().unwrap_or_default()
+    }
 }
 
 /// A change of instance count asked for by `scale`.
@@ -67,6 +103,24 @@ pub enum ControlError {
         /// Upper bound.
         max: u32,
     },
+    /// No revision by that number in the service's history.
+    #[error(
+        "{service} has no revision {revision} (known: {known}; see `shoal history {service}`)"
+    )]
+    UnknownRevision {
+        /// Service name.
+        service: String,
+        /// The revision asked for.
+        revision: u64,
+        /// The revisions kept.
+        known: String,
+    },
+    /// The operation does not apply now (e.g. promote without a canary); the message says why.
+    #[error("{0}")]
+    Refused(String),
+    /// shoal is shutting down.
+    #[error("shoal is shutting down")]
+    Stopping,
 }
 
 /// The result of a successful `scale`.
@@ -80,14 +134,24 @@ pub struct ScaleOutcome {
     pub to: u32,
 }
 
+/// One running service: the channels into its loops.
+struct ServiceHandle {
+    desired: watch::Sender<u32>,
+    commands: mpsc::Sender<Command>,
+    closing: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
 /// Runs every service of a spec and answers control operations.
 pub struct Controller {
-    spec: Spec,
+    spec: Mutex<Spec>,
     ctx: Arc<Context>,
-    desired: BTreeMap<String, watch::Sender<u32>>,
-    shutdown: watch::Sender<bool>,
-    tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
-    saved: std::sync::Mutex<SavedState>,
+    services: Mutex<BTreeMap<String, ServiceHandle>>,
+    /// Tasks of services removed by `apply`, still draining.
+    retiring: Mutex<Vec<JoinHandle<()>>>,
+    saved: Mutex<SavedState>,
+    /// Serialises `apply`s.
+    applying: tokio::sync::Mutex<()>,
 }
 
 impl Controller {
@@ -97,47 +161,94 @@ impl Controller {
         let log_dir = data_dir.join("logs");
         std::fs::create_dir_all(&log_dir)?;
         let saved = SavedState::load(&data_dir);
+        let history = History::load(&data_dir);
         let registry = Registry::new(gateway);
         let ctx = Arc::new(Context {
             registry,
             shim,
             log_dir,
+            data_dir,
+            history: Mutex::new(history),
         });
-        let (shutdown, _) = watch::channel(false);
-        let mut desired = BTreeMap::new();
-        let mut tasks = Vec::new();
-        for (name, svc) in &spec.services {
-            let count = match saved.desired.get(name) {
+        let controller = Self {
+            spec: Mutex::new(spec.clone()),
+            ctx,
+            services: Mutex::new(BTreeMap::new()),
+            retiring: Mutex::new(Vec::new()),
+            saved: Mutex::new(saved),
+            applying: tokio::sync::Mutex::new(()),
+        };
+        for svc in spec.services.values() {
+            controller.launch_service(svc, None);
+        }
+        Ok(controller)
+    }
+
+    /// Starts the loops of one service. `desired` overrides the count (else the saved one or the
+    /// spec's).
+    fn launch_service(&self, svc: &ServiceSpec, desired: Option<u32>) {
+        let ctx = &self.ctx;
+        let count = desired.unwrap_or_else(|| {
+            let saved = self.saved.lock().unwrap_or_else(|e| e.into_inner());
+            match saved.desired.get(&svc.name) {
                 Some(s) if s.spec_desired == svc.instances.desired => {
                     s.desired.clamp(svc.instances.min, svc.instances.max)
                 }
                 _ => svc.instances.desired,
-            };
-            let stats = ctx.registry.add_service(svc, count);
-            let (tx, rx) = watch::channel(count);
-            tasks.push(tokio::spawn(observe::run(
-                Arc::clone(&ctx),
-                Arc::new(svc.clone()),
-                stats,
-                tx.clone(),
-                shutdown.subscribe(),
-            )));
-            desired.insert(name.clone(), tx);
-            tasks.push(tokio::spawn(reconcile::reconcile_service(
-                Arc::clone(&ctx),
-                Arc::new(svc.clone()),
-                rx,
-                shutdown.subscribe(),
-            )));
-        }
-        Ok(Self {
-            spec,
-            ctx,
-            desired,
-            shutdown,
-            tasks: std::sync::Mutex::new(tasks),
-            saved: std::sync::Mutex::new(saved),
-        })
+            }
+        });
+        // The revision to start with, and how its instances start: after a rollback that is not
+        // what the spec file says.
+        let (revision, template) = {
+            let mut history = ctx.history.lock().unwrap_or_else(|e| e.into_inner());
+            let n = history.startup_revision(svc);
+            if let Err(e) = history.save(&ctx.data_dir) {
+                tracing::warn!(error = %e, "could not save revisions.json");
+            }
+            let template = history.services[&svc.name]
+                .get(n)
+                .map(|r| r.template.clone())
+                .unwrap_or_else(|| revisions::Template::of(svc));
+            (n, template)
+        };
+        let stats = ctx.registry.add_service(svc, count, revision);
+        let (desired_tx, desired_rx) = watch::channel(count);
+        let (closing, closing_rx) = watch::channel(false);
+        let (config, _) = watch::channel(Arc::new(svc.clone()));
+        let (commands, commands_rx) = mpsc::channel(16);
+        let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(observe::run(
+            Arc::clone(ctx),
+            config.subscribe(),
+            stats,
+            desired_tx.clone(),
+            closing_rx.clone(),
+        )));
+        let service_loop = ServiceLoop::new(
+            Arc::clone(ctx),
+            config,
+            instance::Revision {
+                number: revision,
+                template,
+            },
+        );
+        tasks.push(tokio::spawn(service_loop.run(
+            desired_rx,
+            commands_rx,
+            closing_rx,
+        )));
+        self.services
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                svc.name.clone(),
+                ServiceHandle {
+                    desired: desired_tx,
+                    commands,
+                    closing,
+                    tasks,
+                },
+            );
     }
 
     /// The registry (status, events).
@@ -145,20 +256,75 @@ impl Controller {
         &self.ctx.registry
     }
 
-    /// The spec being run.
-    pub fn spec(&self) -> &Spec {
-        &self.spec
+    /// The spec being run (as last applied).
+    pub fn spec(&self) -> Spec {
+        self.spec.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn unknown(&self, name: &str) -> ControlError {
+        ControlError::UnknownService {
+            name: name.to_string(),
+            known: self
+                .services
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .keys()
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// Something from a service's handle (the lock is released before any error is built).
+    fn handle<T>(
+        &self,
+        service: &str,
+        f: impl FnOnce(&ServiceHandle) -> T,
+    ) -> Result<T, ControlError> {
+        let found = self
+            .services
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(service)
+            .map(f);
+        found.ok_or_else(|| self.unknown(service))
+    }
+
+    /// Sends a command to a service's loop and waits for its answer.
+    async fn ask<T>(
+        &self,
+        service: &str,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, ControlError> {
+        let sender = self.handle(service, |h| h.commands.clone())?;
+        let (tx, rx) = oneshot::channel();
+        sender
+            .send(make(tx))
+            .await
+            .map_err(|_| ControlError::Stopping)?;
+        rx.await.map_err(|_| ControlError::Stopping)
+    }
+
+    /// Moves a canary on (one step, or all the way).
+    pub async fn promote(&self, service: &str, how: Promote) -> Result<String, ControlError> {
+        self.ask(service, |reply| Command::Promote { how, reply })
+            .await?
+    }
+
+    /// Abandons a rollout in progress, or goes back to a revision (the previous one by default).
+    pub async fn rollback(&self, service: &str, to: Option<u64>) -> Result<String, ControlError> {
+        self.ask(service, |reply| Command::Rollback { to, reply })
+            .await?
+    }
+
+    /// A service's revisions, oldest first.
+    pub fn history(&self, service: &str) -> Result<ServiceHistory, ControlError> {
+        self.handle(service, |_| ())?;
+        Ok(self.ctx.history_of(service))
     }
 
     /// Sets a service's desired count within its bounds; remembered across restarts.
     pub fn scale(&self, service: &str, target: ScaleTarget) -> Result<ScaleOutcome, ControlError> {
-        let tx = self
-            .desired
-            .get(service)
-            .ok_or_else(|| ControlError::UnknownService {
-                name: service.to_string(),
-                known: self.desired.keys().cloned().collect(),
-            })?;
+        let tx = self.handle(service, |h| h.desired.clone())?;
         let (min, max, from) = self
             .ctx
             .registry
@@ -196,7 +362,16 @@ impl Controller {
     }
 
     fn remember(&self, service: &str, desired: u32) {
-        let spec_desired = self.spec.services[service].instances.desired;
+        let Some(spec_desired) = self
+            .spec
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .services
+            .get(service)
+            .map(|s| s.instances.desired)
+        else {
+            return;
+        };
         let mut saved = self.saved.lock().unwrap_or_else(|e| e.into_inner());
         saved.desired.insert(
             service.to_string(),
@@ -205,15 +380,21 @@ impl Controller {
                 desired,
             },
         );
-        if let Err(e) = saved.save(&self.spec.admin.data_dir) {
+        if let Err(e) = saved.save(&self.ctx.data_dir) {
             tracing::warn!(error = %e, "could not save state.json; the new count will not survive a restart");
         }
     }
 
     /// Drains and stops every instance (in parallel), then returns.
     pub async fn shutdown(&self) {
-        self.shutdown.send_replace(true);
-        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        let services =
+            std::mem::take(&mut *self.services.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut tasks =
+            std::mem::take(&mut *self.retiring.lock().unwrap_or_else(|e| e.into_inner()));
+        for handle in services.into_values() {
+            handle.closing.send_replace(true);
+            tasks.extend(handle.tasks);
+        }
         for t in tasks {
             let _ = t.await;
         }

@@ -25,17 +25,21 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 /// Runs until `shutdown` turns true.
 pub(crate) async fn run(
     ctx: Arc<Context>,
-    spec: Arc<ServiceSpec>,
+    mut config: watch::Receiver<Arc<ServiceSpec>>,
     stats: Arc<ServiceStats>,
     desired: watch::Sender<u32>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let service = spec.name.as_str();
+    let mut spec = config.borrow_and_update().clone();
+    let service = spec.name.clone();
+    let service = service.as_str();
     let epoch = Instant::now();
-    let mut policy = spec
-        .autoscale
-        .as_ref()
-        .map(|auto| Autoscaler::new(auto, spec.instances.min, spec.instances.max));
+    let policy_for = |spec: &ServiceSpec| {
+        spec.autoscale
+            .as_ref()
+            .map(|auto| Autoscaler::new(auto, spec.instances.min, spec.instances.max))
+    };
+    let mut policy = policy_for(&spec);
     let mut last_applied = *desired.borrow();
     if let Some(auto) = &spec.autoscale {
         if auto
@@ -78,6 +82,17 @@ pub(crate) async fn run(
         next_tick = Instant::now() + TICK;
         let now = Instant::now();
         let current = *desired.borrow();
+        if config.has_changed().unwrap_or(false) {
+            // `apply` changed the service: a changed autoscaler starts over from the count in force.
+            let next = config.borrow_and_update().clone();
+            if next.autoscale != spec.autoscale || next.instances != spec.instances {
+                policy = policy_for(&next);
+                if let Some(policy) = policy.as_mut() {
+                    policy.reset(current, now.duration_since(epoch));
+                }
+            }
+            spec = next;
+        }
         if current != last_applied {
             // `shoal scale` by hand: continue from the count it set.
             if let Some(policy) = policy.as_mut() {

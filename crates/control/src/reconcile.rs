@@ -1,23 +1,51 @@
-//! One loop per service (DESIGN principle 2): compare the desired count with the slots that run
-//! and take the next step — start a slot, or ask the least useful one to leave. Idempotent; each
-//! slot task owns its instance, so no instance is ever acted on twice at once.
+//! One loop per service (DESIGN principle 2): compare what should run — `desired` instances of the
+//! active revision, or during a rollout the mix the rollout policy asks for — with the slots that
+//! run, and take the next step: start a slot, or ask the least useful one to leave. Idempotent;
+//! each slot task owns its instance, so no instance is ever acted on twice at once. Rollouts,
+//! canaries, scaling and healing are all this same loop with different targets.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use shoal_rollout::{converge, SlotView, Step};
 use shoal_spec::ServiceSpec;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
-use crate::instance::run_slot;
-use crate::registry::InstanceState;
-use crate::Context;
+use crate::instance::{run_slot, Revision};
+use crate::revisions::Template;
+use crate::rollout_run::{Rollout, Tick};
+use crate::{Context, ControlError};
 
-/// How often finished slot tasks are reaped when nothing else wakes the loop.
-const REAP_EVERY: Duration = Duration::from_millis(200);
+/// How often the loop looks again when nothing wakes it (reaping, rollout timers, analysis).
+const LOOK_EVERY: Duration = Duration::from_millis(200);
+
+/// Asks a service loop to do something; each carries a reply channel.
+pub(crate) enum Command {
+    /// A new spec for the service (from `apply`): in-place settings at once, a rollout if the
+    /// template changed. Replies with the revision rolled out, if any.
+    Update {
+        spec: Arc<ServiceSpec>,
+        reply: oneshot::Sender<Option<u64>>,
+    },
+    /// Moves a canary on.
+    Promote {
+        how: shoal_rollout::Promote,
+        reply: oneshot::Sender<Result<String, ControlError>>,
+    },
+    /// Goes back to a revision (the previous one by default), or abandons a rollout in progress.
+    Rollback {
+        to: Option<u64>,
+        reply: oneshot::Sender<Result<String, ControlError>>,
+    },
+}
 
 struct Slot {
+    revision: Arc<Revision>,
+    /// When the slot was created, on the loop's clock.
+    created: Duration,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
@@ -28,69 +56,312 @@ impl Slot {
     }
 }
 
-/// Runs until `shutdown` turns true and every slot has stopped.
-pub(crate) async fn reconcile_service(
-    ctx: Arc<Context>,
-    spec: Arc<ServiceSpec>,
-    mut desired: watch::Receiver<u32>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut slots: BTreeMap<u32, Slot> = BTreeMap::new();
-    loop {
-        slots.retain(|_, s| !s.task.is_finished());
-        let closing = *shutdown.borrow();
-        let want = if closing { 0 } else { *desired.borrow() } as usize;
-        let active: Vec<u32> = slots
-            .iter()
-            .filter(|(_, s)| !s.leaving())
-            .map(|(n, _)| *n)
-            .collect();
+/// Everything one service's loop owns.
+pub(crate) struct ServiceLoop {
+    pub(crate) ctx: Arc<Context>,
+    pub(crate) config: watch::Sender<Arc<ServiceSpec>>,
+    slots: BTreeMap<u32, Slot>,
+    pub(crate) stable: Arc<Revision>,
+    pub(crate) rollout: Option<Rollout>,
+    epoch: Instant,
+}
 
-        if active.len() < want {
-            for _ in active.len()..want {
-                let n = (1..)
-                    .find(|n| !slots.contains_key(n))
-                    .expect("a free slot number");
-                let (stop, stop_rx) = watch::channel(false);
-                let task = tokio::spawn(run_slot(Arc::clone(&ctx), Arc::clone(&spec), n, stop_rx));
-                slots.insert(n, Slot { stop, task });
-            }
-        } else if active.len() > want {
-            for n in removal_order(&ctx, &spec.name, active)
-                .into_iter()
-                .take(slots_to_stop(&slots, want))
-            {
-                if let Some(slot) = slots.get(&n) {
-                    let _ = slot.stop.send(true);
-                }
-            }
-        }
-
-        if closing && slots.is_empty() {
-            return;
-        }
-        tokio::select! {
-            _ = desired.changed() => {}
-            _ = shutdown.changed() => {}
-            _ = tokio::time::sleep(REAP_EVERY) => {}
+impl ServiceLoop {
+    /// A loop for a service whose instances run revision `stable`.
+    pub(crate) fn new(
+        ctx: Arc<Context>,
+        config: watch::Sender<Arc<ServiceSpec>>,
+        stable: Revision,
+    ) -> Self {
+        Self {
+            ctx,
+            config,
+            slots: BTreeMap::new(),
+            stable: Arc::new(stable),
+            rollout: None,
+            epoch: Instant::now(),
         }
     }
-}
 
-fn slots_to_stop(slots: &BTreeMap<u32, Slot>, want: usize) -> usize {
-    slots
-        .values()
-        .filter(|s| !s.leaving())
-        .count()
-        .saturating_sub(want)
-}
+    pub(crate) fn spec(&self) -> Arc<ServiceSpec> {
+        self.config.borrow().clone()
+    }
 
-/// Best candidates for removal first: slots with no instance yet or not healthy (they serve
-/// nothing), then the highest-numbered, so the remaining ids stay compact.
-fn removal_order(ctx: &Context, service: &str, mut active: Vec<u32>) -> Vec<u32> {
-    active.sort_by_key(|n| {
-        let healthy = ctx.registry.instance_state(service, *n) == Some(InstanceState::Healthy);
-        (healthy, std::cmp::Reverse(*n))
-    });
-    active
+    pub(crate) fn name(&self) -> String {
+        self.config.borrow().name.clone()
+    }
+
+    /// The loop's clock: time since it began.
+    pub(crate) fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    /// Runs until `closing` turns true and every slot has stopped.
+    pub(crate) async fn run(
+        mut self,
+        mut desired: watch::Receiver<u32>,
+        mut commands: mpsc::Receiver<Command>,
+        mut closing: watch::Receiver<bool>,
+    ) {
+        self.publish_status();
+        loop {
+            self.slots.retain(|_, s| !s.task.is_finished());
+            let closing_now = *closing.borrow();
+            if closing_now {
+                for slot in self.slots.values() {
+                    let _ = slot.stop.send(true);
+                }
+                if self.slots.is_empty() {
+                    return;
+                }
+            } else {
+                let want = *desired.borrow();
+                self.step(want);
+            }
+            tokio::select! {
+                _ = desired.changed() => {}
+                _ = closing.changed() => {}
+                Some(command) = commands.recv() => self.handle(command, *desired.borrow()),
+                _ = tokio::time::sleep(LOOK_EVERY) => {}
+            }
+        }
+    }
+
+    /// One look: advance the rollout (if any), then start and stop slots as it asks.
+    fn step(&mut self, want: u32) {
+        let now = self.now();
+        let views = self.views();
+        let spec = self.spec();
+        let step = match self.rollout.take() {
+            None => converge(&views, self.stable.number, want, &spec.deploy, now),
+            Some(mut rollout) => match rollout.tick(self, &views, want, now) {
+                Tick::Continue(step) => {
+                    self.rollout = Some(rollout);
+                    step
+                }
+                Tick::Finished => converge(&views, self.stable.number, want, &spec.deploy, now),
+            },
+        };
+        self.carry_out(step);
+        self.publish_status();
+    }
+
+    /// Starts and stops slots.
+    fn carry_out(&mut self, step: Step) {
+        for n in step.stop {
+            if let Some(slot) = self.slots.get(&n) {
+                let _ = slot.stop.send(true);
+            }
+        }
+        if step.start == 0 {
+            return;
+        }
+        let revision = self
+            .rollout
+            .as_ref()
+            .map_or_else(|| Arc::clone(&self.stable), Rollout::starting_revision);
+        self.start_slots(step.start, &revision);
+    }
+
+    pub(crate) fn start_slots(&mut self, count: u32, revision: &Arc<Revision>) {
+        let now = self.now();
+        for _ in 0..count {
+            let n = (1..)
+                .find(|n| !self.slots.contains_key(n))
+                .expect("a free slot number");
+            let (stop, stop_rx) = watch::channel(false);
+            let task = tokio::spawn(run_slot(
+                Arc::clone(&self.ctx),
+                self.config.subscribe(),
+                Arc::clone(revision),
+                n,
+                stop_rx,
+            ));
+            self.slots.insert(
+                n,
+                Slot {
+                    revision: Arc::clone(revision),
+                    created: now,
+                    stop,
+                    task,
+                },
+            );
+        }
+    }
+
+    /// The slots that are not leaving, as the rollout policy sees them.
+    pub(crate) fn views(&self) -> Vec<SlotView> {
+        let name = self.name();
+        let facts = self.ctx.registry.slot_facts(&name);
+        self.slots
+            .iter()
+            .filter(|(_, s)| !s.leaving())
+            .map(|(n, s)| {
+                let f = facts.get(n);
+                SlotView {
+                    slot: *n,
+                    id: f.map_or_else(|| format!("{name}-{n}"), |f| f.id.clone()),
+                    revision: s.revision.number,
+                    created: s.created,
+                    ready_since: f
+                        .and_then(|f| f.ready_since)
+                        .map(|t| t.saturating_duration_since(self.epoch)),
+                    restarts: f.map_or(0, |f| f.restarts),
+                    last_exit: f.and_then(|f| f.last_exit.clone()),
+                }
+            })
+            .collect()
+    }
+
+    fn publish_status(&self) {
+        let name = self.name();
+        let status = self.rollout.as_ref().map(|r| r.status(self));
+        self.ctx
+            .registry
+            .set_rollout(&name, self.stable.number, status);
+    }
+
+    fn handle(&mut self, command: Command, want: u32) {
+        match command {
+            Command::Update { spec, reply } => {
+                let started = self.update(spec, want);
+                let _ = reply.send(started);
+            }
+            Command::Promote { how, reply } => {
+                let _ = reply.send(match self.rollout.as_mut() {
+                    Some(r) => r.promote(how).map_err(ControlError::Refused),
+                    None => Err(ControlError::Refused(format!(
+                        "{} has no canary in progress",
+                        self.name()
+                    ))),
+                });
+            }
+            Command::Rollback { to, reply } => {
+                let _ = reply.send(self.rollback(to));
+            }
+        }
+        self.publish_status();
+    }
+
+    /// Takes a new spec: the settings slots read change at once; a new template starts a rollout.
+    fn update(&mut self, spec: Arc<ServiceSpec>, _want: u32) -> Option<u64> {
+        let template = Template::of(&spec);
+        self.config.send_replace(Arc::clone(&spec));
+        let current = self
+            .rollout
+            .as_ref()
+            .map_or(&self.stable.template, |r| &r.target.template);
+        if *current == template {
+            return None;
+        }
+        let number = self.ctx.with_history(&spec.name, |h| {
+            h.revision_for(&template, "applied from the spec file")
+        });
+        let target = Arc::new(Revision { number, template });
+        self.begin(target, "apply", false);
+        Some(number)
+    }
+
+    /// Starts a rollout to `target`, replacing any in progress (its instances are replaced like
+    /// any other old ones).
+    pub(crate) fn begin(&mut self, target: Arc<Revision>, cause: &str, revert: bool) {
+        let name = self.name();
+        if let Some(previous) = self.rollout.take() {
+            previous.abandon(
+                self,
+                &format!("superseded by a rollout of revision {}", target.number),
+            );
+        }
+        if target.number == self.stable.number
+            && self
+                .slots
+                .values()
+                .all(|s| s.revision.number == target.number)
+        {
+            return;
+        }
+        let spec = self.spec();
+        let now = self.now();
+        let rollout = Rollout::new(self, target, &spec, cause, revert, now);
+        self.ctx.with_history(&name, |h| {
+            h.pending = Some(rollout.target.number);
+            h.mark(
+                rollout.target.number,
+                crate::revisions::RevisionStatus::RollingOut,
+                format!("rolling out ({cause})"),
+            );
+        });
+        self.ctx.registry.event(
+            &name,
+            None,
+            "rollout",
+            format!(
+                "{name}: {} revision {} (from {}, {})",
+                if revert {
+                    "reverting to"
+                } else {
+                    "rolling out"
+                },
+                rollout.target.number,
+                self.stable.number,
+                rollout.describe()
+            ),
+        );
+        self.rollout = Some(rollout);
+    }
+
+    fn rollback(&mut self, to: Option<u64>) -> Result<String, ControlError> {
+        let name = self.name();
+        if let Some(rollout) = self.rollout.take() {
+            if to.is_none() || to == Some(self.stable.number) {
+                let target = rollout.target.number;
+                rollout.abandon(self, "rolled back by request");
+                let stable = Arc::clone(&self.stable);
+                self.begin(stable, "rollback by request", true);
+                return Ok(format!(
+                    "{name}: rollout of revision {target} abandoned; back to revision {}",
+                    self.stable.number
+                ));
+            }
+            self.rollout = Some(rollout);
+        }
+        let history = self.ctx.history_of(&name);
+        let number = match to {
+            Some(n) => n,
+            None => history.previous().ok_or_else(|| {
+                ControlError::Refused(format!(
+                    "{name} has no earlier revision to roll back to (see `shoal history {name}`)"
+                ))
+            })?,
+        };
+        let Some(record) = history.get(number) else {
+            let known: Vec<String> = history
+                .revisions
+                .iter()
+                .map(|r| r.number.to_string())
+                .collect();
+            return Err(ControlError::UnknownRevision {
+                service: name,
+                revision: number,
+                known: known.join(", "),
+            });
+        };
+        if number == self.stable.number && self.rollout.is_none() {
+            return Ok(format!("{name} already runs revision {number}"));
+        }
+        let target = Arc::new(Revision {
+            number,
+            template: record.template.clone(),
+        });
+        self.begin(target, &format!("rollback to revision {number}"), true);
+        Ok(format!(
+            "{name}: rolling back from revision {} to revision {number}",
+            self.stable.number
+        ))
+    }
+
+    /// The rollout's target became the active revision.
+    pub(crate) fn activate(&mut self, target: Arc<Revision>) {
+        self.stable = target;
+    }
 }

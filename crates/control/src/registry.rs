@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use shoal_gateway::{Backends, ColdStart, Endpoint, Gateway, Route, RoutingTable, ServiceStats};
+use shoal_gateway::{
+    Backends, ColdStart, Endpoint, Gateway, Route, RoutingTable, ServiceStats, Split,
+};
 use shoal_spec::{RouteSpec, ServiceSpec};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -87,6 +89,84 @@ pub(crate) struct ServiceRecord {
     /// The gateway's view of the last second.
     pub(crate) traffic: Traffic,
     pub(crate) autoscaled: bool,
+    /// The revision the service runs (or rolls out from).
+    pub(crate) revision: u64,
+    /// Set while a canary shares the traffic by weight.
+    pub(crate) split: Option<SplitRoute>,
+    /// The rollout in progress, as status shows it.
+    pub(crate) rollout: Option<RolloutStatus>,
+    /// How the last rollout ended.
+    pub(crate) last_rollout: Option<RolloutOutcome>,
+}
+
+/// How the gateway splits a service's traffic during a canary.
+#[derive(Clone)]
+pub(crate) struct SplitRoute {
+    pub(crate) canary_revision: u64,
+    pub(crate) stable_revision: u64,
+    /// Percent.
+    pub(crate) weight: u32,
+    pub(crate) canary_stats: Arc<ServiceStats>,
+    pub(crate) stable_stats: Arc<ServiceStats>,
+    pub(crate) pin_header: http::HeaderName,
+}
+
+/// A rollout in progress, for `status` and `apply`'s progress.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RolloutStatus {
+    /// The revision being rolled out.
+    pub revision: u64,
+    /// The revision it replaces.
+    pub from: u64,
+    /// `rolling` or `canary`.
+    pub strategy: &'static str,
+    /// `rolling`, `canary`, `reverting`, `failed` (halted: `auto_revert` is off).
+    pub phase: &'static str,
+    /// Instances of the new revision healthy for `min_healthy_time`.
+    pub updated: u32,
+    /// Instances of the new revision.
+    pub new: u32,
+    /// Instances of other revisions.
+    pub old: u32,
+    /// Instances wanted.
+    pub desired: u32,
+    /// Canary: percent of requests sent to the new revision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary_weight: Option<u32>,
+    /// Canary: current step, 1-based, and how many there are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<(usize, usize)>,
+    /// Canary: failed checks so far, and the limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failures: Option<(u32, u32)>,
+    /// Canary: the latest analysis results, newest last.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<shoal_rollout::Check>,
+    /// What it is waiting for, or why it failed.
+    pub message: String,
+}
+
+/// How a rollout ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RolloutOutcome {
+    /// The revision that was rolled out.
+    pub revision: u64,
+    /// `complete`, `reverted` (failed, back on the previous revision), `rolled_back` (by
+    /// request), `failed` (halted).
+    pub result: &'static str,
+    /// Why, in words.
+    pub message: String,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// Registry facts about one slot, for the rollout policy.
+#[derive(Debug, Clone)]
+pub(crate) struct SlotFacts {
+    pub(crate) id: String,
+    pub(crate) ready_since: Option<Instant>,
+    pub(crate) restarts: u32,
+    pub(crate) last_exit: Option<String>,
 }
 
 /// A service's traffic through the gateway over the last second.
@@ -147,6 +227,14 @@ pub struct ServiceStatus {
     pub traffic: Traffic,
     /// Whether an autoscaler sets `desired`.
     pub autoscaled: bool,
+    /// The revision the service runs (during a rollout: the one being replaced).
+    pub revision: u64,
+    /// The rollout in progress.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutStatus>,
+    /// How the last rollout ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_rollout: Option<RolloutOutcome>,
     /// Instances by slot.
     pub instances: Vec<InstanceStatus>,
 }
@@ -209,16 +297,12 @@ impl Registry {
     }
 
     /// Declares a service (at startup).
-    pub(crate) fn add_service(&self, spec: &ServiceSpec, desired: u32) -> Arc<ServiceStats> {
-        // Services that may scale to zero hold requests while their first instance starts.
-        let cold_start = spec
-            .autoscale
-            .as_ref()
-            .filter(|_| spec.instances.min == 0)
-            .map(|a| ColdStart {
-                timeout: a.cold_start_timeout,
-                queue_limit: a.cold_start_queue,
-            });
+    pub(crate) fn add_service(
+        &self,
+        spec: &ServiceSpec,
+        desired: u32,
+        revision: u64,
+    ) -> Arc<ServiceStats> {
         let stats = Arc::new(ServiceStats::default());
         self.lock().services.insert(
             spec.name.clone(),
@@ -230,13 +314,84 @@ impl Registry {
                 instances: BTreeMap::new(),
                 fail_open: false,
                 stats: Arc::clone(&stats),
-                cold_start,
+                cold_start: cold_start(spec),
                 traffic: Traffic::default(),
                 autoscaled: spec.autoscale.is_some(),
+                revision,
+                split: None,
+                rollout: None,
+                last_rollout: None,
             },
         );
         self.publish();
         stats
+    }
+
+    /// Applies a changed spec's in-place settings (bounds, route, scaling) and the desired count.
+    pub(crate) fn update_service(&self, spec: &ServiceSpec, desired: u32) {
+        if let Some(svc) = self.lock().services.get_mut(&spec.name) {
+            svc.min = spec.instances.min;
+            svc.max = spec.instances.max;
+            svc.desired = desired;
+            svc.route = spec.route.clone();
+            svc.cold_start = cold_start(spec);
+            svc.autoscaled = spec.autoscale.is_some();
+        }
+        self.publish();
+    }
+
+    /// Forgets a service whose instances have all stopped.
+    pub(crate) fn remove_service(&self, service: &str) {
+        self.lock().services.remove(service);
+        self.publish();
+    }
+
+    /// Sets (or clears) the canary split of a service's traffic.
+    pub(crate) fn set_split(&self, service: &str, split: Option<SplitRoute>) {
+        if let Some(svc) = self.lock().services.get_mut(service) {
+            svc.split = split;
+        }
+        self.publish();
+    }
+
+    /// Records the service's revision and rollout for status.
+    pub(crate) fn set_rollout(&self, service: &str, revision: u64, rollout: Option<RolloutStatus>) {
+        if let Some(svc) = self.lock().services.get_mut(service) {
+            svc.revision = revision;
+            svc.rollout = rollout;
+        }
+    }
+
+    /// Records how a rollout ended.
+    pub(crate) fn set_outcome(&self, service: &str, outcome: RolloutOutcome) {
+        if let Some(svc) = self.lock().services.get_mut(service) {
+            svc.last_rollout = Some(outcome);
+        }
+    }
+
+    /// What the rollout policy needs of each slot.
+    pub(crate) fn slot_facts(&self, service: &str) -> BTreeMap<u32, SlotFacts> {
+        self.lock()
+            .services
+            .get(service)
+            .map_or_else(BTreeMap::new, |s| {
+                s.instances
+                    .iter()
+                    .map(|(n, r)| {
+                        let facts = SlotFacts {
+                            id: r.id.clone(),
+                            ready_since: if r.state == InstanceState::Healthy {
+                                r.ready_since
+                            } else {
+                                None
+                            },
+                            restarts: r.restarts,
+                            last_exit: r.last_exit.clone(),
+                        };
+                        (*n, facts)
+                    })
+                    .collect()
+            })
     }
 
     /// Records an event and wakes followers. Also logged, so `shoal up` shows it.
@@ -331,15 +486,6 @@ impl Registry {
         self.publish();
     }
 
-    /// The state of one instance, if it exists.
-    pub(crate) fn instance_state(&self, service: &str, slot: u32) -> Option<InstanceState> {
-        self.lock()
-            .services
-            .get(service)
-            .and_then(|s| s.instances.get(&slot))
-            .map(|r| r.state)
-    }
-
     /// Requests in flight through the gateway to a service's instances right now.
     pub(crate) fn inflight(&self, service: &str) -> usize {
         self.lock().services.get(service).map_or(0, |s| {
@@ -404,6 +550,9 @@ impl Registry {
                     fail_open: svc.fail_open,
                     traffic: svc.traffic,
                     autoscaled: svc.autoscaled,
+                    revision: svc.revision,
+                    rollout: svc.rollout.clone(),
+                    last_rollout: svc.last_rollout.clone(),
                     instances: svc
                         .instances
                         .values()
@@ -461,6 +610,29 @@ impl Registry {
                     svc.fail_open = fail_open;
                     fail_open_changes.push((name.clone(), fail_open));
                 }
+                let (endpoints, split) = match &svc.split {
+                    None => (endpoints, None),
+                    Some(sp) => {
+                        let is_canary = |e: &Arc<Endpoint>| {
+                            svc.instances.values().any(|r| {
+                                r.revision == sp.canary_revision
+                                    && r.endpoint.as_ref().is_some_and(|x| Arc::ptr_eq(x, e))
+                            })
+                        };
+                        let (canary, stable): (Vec<_>, Vec<_>) =
+                            endpoints.into_iter().partition(is_canary);
+                        let split = Split {
+                            canary: Arc::new(Backends::new(canary, fail_open)),
+                            canary_weight: f64::from(sp.weight) / 100.0,
+                            canary_stats: Arc::clone(&sp.canary_stats),
+                            stable_stats: Arc::clone(&sp.stable_stats),
+                            pin_header: sp.pin_header.clone(),
+                            canary_revision: sp.canary_revision,
+                            stable_revision: sp.stable_revision,
+                        };
+                        (stable, Some(Arc::new(split)))
+                    }
+                };
                 routes.push(Route {
                     host: route.host.clone(),
                     prefix: route.path_prefix.clone(),
@@ -468,6 +640,7 @@ impl Registry {
                     backends: Arc::new(Backends::new(endpoints, fail_open)),
                     stats: Arc::clone(&svc.stats),
                     cold_start: svc.cold_start,
+                    split,
                 });
             }
             routes
@@ -491,4 +664,15 @@ impl Registry {
             }
         }
     }
+}
+
+/// Services that may scale to zero hold requests while their first instance starts.
+fn cold_start(spec: &ServiceSpec) -> Option<ColdStart> {
+    spec.autoscale
+        .as_ref()
+        .filter(|_| spec.instances.min == 0)
+        .map(|a| ColdStart {
+            timeout: a.cold_start_timeout,
+            queue_limit: a.cold_start_queue,
+        })
 }

@@ -28,11 +28,15 @@ pub enum ProxyError {
         /// The request path.
         path: String,
     },
-    /// The service has no routable instance right now.
-    #[error("no instance of service {service} is available")]
+    /// The service has no routable instance right now (or, for a request pinned to one side of
+    /// a canary split, that side has none).
+    #[error("no instance of service {service} is available{}", pinned_suffix(.pinned))]
     NoInstance {
         /// Service name.
         service: String,
+        /// The side a pin header held the request to (`canary revision 4`), so whoever pinned
+        /// it sees why the other side's instances were not used.
+        pinned: Option<String>,
     },
     /// The service is scaled to zero and no instance became ready in time (or too many requests
     /// are already waiting).
@@ -67,6 +71,13 @@ pub enum ProxyError {
         /// The configured response timeout.
         timeout: Duration,
     },
+}
+
+fn pinned_suffix(pinned: &Option<String>) -> String {
+    pinned
+        .as_deref()
+        .map(|side| format!(" (request pinned to {side})"))
+        .unwrap_or_default()
 }
 
 impl ProxyError {

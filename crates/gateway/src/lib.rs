@@ -1,5 +1,6 @@
 //! shoal's data plane: an HTTP/1.1 reverse proxy that routes by host and longest path prefix and
-//! balances over healthy instances with power-of-two-choices on a latency EWMA. The control plane
+//! balances over healthy instances with power-of-two-choices on a latency EWMA; a route may split
+//! its traffic by weight between two revisions (a canary, see [`Split`]). The control plane
 //! publishes an immutable [`RoutingTable`]; requests read it lock-free (`arc-swap`).
 
 mod body;
@@ -10,6 +11,7 @@ mod headers;
 mod pool;
 mod proxy;
 mod server;
+mod split;
 mod stats;
 mod table;
 
@@ -26,7 +28,7 @@ pub use endpoint::{Endpoint, InflightGuard};
 pub use error::{ErrorSource, ProxyError};
 pub use pool::{ConnectError, PoolConfig};
 pub use stats::{LatencySummary, ServiceStats, StatsSnapshot};
-pub use table::{prefix_matches, Backends, ColdStart, Route, RoutingTable};
+pub use table::{prefix_matches, Backends, ColdStart, Route, RoutingTable, Split};
 
 /// Gateway settings (from `[gateway]` in the spec).
 #[derive(Debug, Clone)]

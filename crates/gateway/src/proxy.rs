@@ -1,7 +1,8 @@
 //! One request through the gateway: route, pick, connect, forward, and retry only what is safe
 //! (DESIGN principle 6): a connect failure was never sent, so it goes to another instance; a
 //! pooled connection found closed gives the request back unsent; an idempotent bodiless request
-//! that failed in transit is retried once, within the retry budget; nothing else is retried.
+//! that failed in transit is retried once, within the retry budget; nothing else is retried. On a
+//! route with a canary [`Split`], the request first chooses its side and every retry stays there.
 
 use std::sync::Arc;
 
@@ -16,7 +17,8 @@ use crate::endpoint::Endpoint;
 use crate::error::ProxyError;
 use crate::headers::{add_forwarded, request_host, strip_hop_by_hop};
 use crate::pool::ConnectError;
-use crate::table::{Backends, ColdStart};
+use crate::split::{Pinned, Side};
+use crate::table::{Backends, ColdStart, Split};
 use crate::{ServiceStats, Shared};
 
 /// How many times a request whose pooled connection turned out closed is re-sent (unsent each
@@ -49,15 +51,26 @@ pub(crate) async fn handle(
 ) -> Response<ProxyBody> {
     shared.budget.deposit();
     let started = Instant::now();
-    let (stats, result) = forward(shared, req, client, started).await;
+    let (counters, result) = forward(shared, req, client, started).await;
     let resp = result.unwrap_or_else(|err| {
         tracing::debug!(error = %err, source = ?err.source(), "request failed");
         err.into_response()
     });
-    if let Some(stats) = stats {
-        stats.on_response(resp.status().as_u16(), started.elapsed());
+    if let Some(counters) = counters {
+        let (status, latency) = (resp.status().as_u16(), started.elapsed());
+        counters.route.on_response(status, latency);
+        if let Some(side) = counters.side {
+            side.on_response(status, latency);
+        }
     }
     resp
+}
+
+/// Where a request's response is counted: its route's stats and, on a split route once a side is
+/// chosen, that side's.
+struct Counters {
+    route: Arc<ServiceStats>,
+    side: Option<Arc<ServiceStats>>,
 }
 
 /// What a request needs of its route, taken out of the table so the table can be swapped.
@@ -66,6 +79,18 @@ struct Routed {
     backends: Arc<Backends>,
     stats: Arc<ServiceStats>,
     cold_start: Option<ColdStart>,
+    split: Option<Arc<Split>>,
+}
+
+impl Routed {
+    /// Whether either side has an instance; cold start waits only when neither has.
+    fn has_instances(&self) -> bool {
+        !self.backends.endpoints().is_empty()
+            || self
+                .split
+                .as_ref()
+                .is_some_and(|split| !split.canary.endpoints().is_empty())
+    }
 }
 
 fn lookup(shared: &Shared, host: Option<&str>, path: &str) -> Option<Routed> {
@@ -76,6 +101,7 @@ fn lookup(shared: &Shared, host: Option<&str>, path: &str) -> Option<Routed> {
         backends: Arc::clone(&route.backends),
         stats: Arc::clone(&route.stats),
         cold_start: route.cold_start,
+        split: route.split.clone(),
     })
 }
 
@@ -84,10 +110,7 @@ async fn forward(
     req: Request<Incoming>,
     client: &HeaderValue,
     started: Instant,
-) -> (
-    Option<Arc<ServiceStats>>,
-    Result<Response<ProxyBody>, ProxyError>,
-) {
+) -> (Option<Counters>, Result<Response<ProxyBody>, ProxyError>) {
     let (mut parts, body) = req.into_parts();
     let host_name = request_host(&parts.headers, &parts.uri);
     let Some(mut routed) = lookup(shared, host_name, parts.uri.path()) else {
@@ -95,20 +118,45 @@ async fn forward(
         return (None, Err(ProxyError::NoRoute { path }));
     };
     routed.stats.on_request(started);
-    let stats = Arc::clone(&routed.stats);
-    if routed.backends.endpoints().is_empty() {
+    let mut counters = Counters {
+        route: Arc::clone(&routed.stats),
+        side: None,
+    };
+    if !routed.has_instances() {
         if let Some(cold) = routed.cold_start {
             let host_name = host_name.map(str::to_string);
             let path = parts.uri.path().to_string();
             match wait_for_instance(shared, &routed, cold, host_name.as_deref(), &path).await {
                 Ok(ready) => routed = ready,
-                Err(e) => return (Some(stats), Err(e)),
+                Err(e) => return (Some(counters), Err(e)),
             }
         }
     }
     let Routed {
-        service, backends, ..
+        service,
+        backends,
+        split,
+        ..
     } = routed;
+    // The side is chosen from the headers as the client sent them; the pin header is forwarded.
+    let (backends, pinned) = match split {
+        None => (backends, None),
+        Some(split) => {
+            let choice = split.choose(&backends, &parts.headers);
+            let side_stats = split.stats(choice.side);
+            side_stats.on_request(started);
+            counters.side = Some(Arc::clone(side_stats));
+            let pinned = choice.pinned.then(|| Pinned {
+                side: choice.side,
+                revision: split.revision(choice.side),
+            });
+            let backends = match choice.side {
+                Side::Stable => backends,
+                Side::Canary => Arc::clone(&split.canary),
+            };
+            (backends, pinned)
+        }
+    };
 
     let host = parts.headers.get(http::header::HOST).cloned();
     strip_hop_by_hop(&mut parts.headers);
@@ -134,8 +182,8 @@ async fn forward(
         body.boxed_unsync()
     };
     let mut pending = Some(Request::from_parts(parts, body));
-    let result = send_with_retries(shared, &service, &backends, &mut pending, replay).await;
-    (Some(stats), result)
+    let result = send_with_retries(shared, &service, &backends, pinned, &mut pending, replay).await;
+    (Some(counters), result)
 }
 
 /// Holds a request for a service with no instance until the control plane has started one
@@ -162,7 +210,7 @@ async fn wait_for_instance(
         tokio::pin!(changed);
         changed.as_mut().enable();
         if let Some(now) = lookup(shared, host, path) {
-            if !now.backends.endpoints().is_empty() {
+            if now.has_instances() {
                 return Ok(now);
             }
         }
@@ -193,10 +241,13 @@ fn is_idempotent(method: &Method) -> bool {
     )
 }
 
+/// Sends the request to one of `backends` (one side only, on a split route), retrying what is
+/// safe on others of the same `backends`.
 async fn send_with_retries(
     shared: &Shared,
     service: &str,
     backends: &Backends,
+    pinned: Option<Pinned>,
     pending: &mut Option<Request<ProxyBody>>,
     replay: Option<Replay>,
 ) -> Result<Response<ProxyBody>, ProxyError> {
@@ -210,6 +261,7 @@ async fn send_with_retries(
         let Some(guard) = backends.pick(&tried) else {
             return Err(last_failure.unwrap_or_else(|| ProxyError::NoInstance {
                 service: service.to_string(),
+                pinned: pinned.map(|p| p.to_string()),
             }));
         };
         let endpoint = Arc::clone(guard.endpoint());

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use crate::endpoint::{Endpoint, InflightGuard};
+use crate::ServiceStats;
 
 /// Latency estimates closer than this ratio count as equal. Instances on one machine share its
 /// CPUs and differ mostly by noise; without this, sequential traffic would stick to whichever
@@ -19,7 +20,8 @@ pub struct RoutingTable {
     routes: Vec<Route>,
 }
 
-/// Requests matching `host` (if any) and `prefix` go to `backends`.
+/// Requests matching `host` (if any) and `prefix` go to `backends`, or, while a canary runs, to
+/// `backends` or `split.canary` (see [`Split`]).
 pub struct Route {
     /// Lower-case host without port; `None` matches any host.
     pub host: Option<String>,
@@ -27,12 +29,48 @@ pub struct Route {
     pub prefix: String,
     /// Service name, for metrics and error messages.
     pub service: Arc<str>,
-    /// The instances currently serving this route.
+    /// The instances currently serving this route (the stable revision's while `split` is set).
     pub backends: Arc<Backends>,
-    /// The service's traffic counters (shared across tables).
-    pub stats: Arc<crate::ServiceStats>,
-    /// When set and the service has no instance, requests wait for one instead of failing.
+    /// The service's traffic counters (shared across tables). While a canary runs they count
+    /// both sides, so autoscaling and status keep seeing the whole service.
+    pub stats: Arc<ServiceStats>,
+    /// When set and the service has no instance, requests wait for one instead of failing. With
+    /// a split, only when neither side has an instance.
     pub cold_start: Option<ColdStart>,
+    /// A canary sharing this route's traffic with `backends`. `None` sends everything to
+    /// `backends`, at no extra cost per request.
+    pub split: Option<Arc<Split>>,
+}
+
+/// Two revisions of one service sharing its traffic by weight (a canary, like an Istio
+/// VirtualService with two weighted subsets). The control plane publishes a new one to change
+/// the weight; each request chooses its side once, and its retries stay on that side so a
+/// canary's failures are never hidden by (or blamed on) the stable revision. An unpinned request
+/// whose side has no instance goes to the other side, so a canary whose instances are not
+/// healthy yet never causes errors.
+pub struct Split {
+    /// The canary revision's routable instances. `Route::backends` holds the stable revision's.
+    pub canary: Arc<Backends>,
+    /// Share of requests sent to the canary, 0.0..=1.0 (clamped; NaN counts as 0). A weight
+    /// rather than a count of instances, so the canary's share does not depend on how many
+    /// instances each revision runs.
+    pub canary_weight: f64,
+    /// Traffic answered by the canary side (each request also counts in `Route::stats`), so the
+    /// control plane can compare the canary against the stable revision.
+    pub canary_stats: Arc<ServiceStats>,
+    /// Traffic answered by the stable side (each request also counts in `Route::stats`), the
+    /// baseline the canary is judged against.
+    pub stable_stats: Arc<ServiceStats>,
+    /// Lower-case header name that pins a request, so a tester (or a client that must stay on
+    /// one revision) can bypass the weighted choice: value `canary` or the canary's revision
+    /// number → canary side; `stable` or the stable revision number → stable side
+    /// (case-insensitive, trimmed). Any other value, or no header: weighted choice. The header
+    /// is forwarded unchanged (instances may want it).
+    pub pin_header: http::HeaderName,
+    /// The canary's revision number, accepted as a pin value.
+    pub canary_revision: u64,
+    /// The stable revision's number, accepted as a pin value.
+    pub stable_revision: u64,
 }
 
 /// How requests to a service scaled to zero are held while its first instance starts.
@@ -215,6 +253,7 @@ mod tests {
             backends: Arc::new(Backends::new(vec![], false)),
             stats: Arc::default(),
             cold_start: None,
+            split: None,
         }
     }
 

@@ -1,6 +1,8 @@
 //! The gateway against real HTTP servers on loopback: what clients see when instances are fine,
 //! refuse connections, reset mid-request, are slow, or leave.
 
+mod common;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,42 +10,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::{backend, client, config, serve};
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use shoal_gateway::{
-    Backends, ColdStart, Endpoint, Gateway, GatewayConfig, PoolConfig, Route, RoutingTable,
-    ServiceStats,
+    Backends, ColdStart, Endpoint, Gateway, GatewayConfig, Route, RoutingTable, ServiceStats,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-type Handler = Arc<dyn Fn(Request<Incoming>) -> BoxFut + Send + Sync>;
-type BoxFut = std::pin::Pin<Box<dyn std::future::Future<Output = Response<Full<Bytes>>> + Send>>;
-
-/// A real HTTP/1.1 server on a free loopback port, answering with `handler`.
-async fn backend(handler: Handler) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let handler = Arc::clone(&handler);
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req| {
-                    let fut = handler(req);
-                    async move { Ok::<_, Infallible>(fut.await) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
-    addr
-}
-
 /// A backend that answers with its name and counts requests.
 async fn named(name: &'static str, hits: Arc<AtomicUsize>) -> SocketAddr {
     backend(Arc::new(move |req: Request<Incoming>| {
@@ -68,37 +44,11 @@ async fn named(name: &'static str, hits: Arc<AtomicUsize>) -> SocketAddr {
     .await
 }
 
-fn config() -> GatewayConfig {
-    GatewayConfig {
-        response_timeout: Duration::from_secs(2),
-        header_timeout: Duration::from_secs(5),
-        max_header_bytes: 16 * 1024,
-        retry_budget: 0.2,
-        pool: PoolConfig {
-            connect_timeout: Duration::from_millis(500),
-            ..PoolConfig::default()
-        },
-    }
-}
-
 /// Starts a gateway routing `/` to `endpoints`; returns its address.
 async fn gateway(endpoints: Vec<Arc<Endpoint>>) -> (SocketAddr, Arc<Gateway>) {
     let gw = Arc::new(Gateway::new(config()));
     publish(&gw, endpoints);
     (serve(&gw).await, gw)
-}
-
-/// Serves `gw` on a free loopback port until the test ends.
-async fn serve(gw: &Arc<Gateway>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let g = Arc::clone(gw);
-    tokio::spawn(async move {
-        g.serve(listener, std::future::pending(), Duration::from_secs(1))
-            .await
-            .unwrap()
-    });
-    addr
 }
 
 fn publish(gw: &Gateway, endpoints: Vec<Arc<Endpoint>>) {
@@ -109,24 +59,12 @@ fn publish(gw: &Gateway, endpoints: Vec<Arc<Endpoint>>) {
         backends: Arc::new(Backends::new(endpoints, false)),
         stats: Arc::default(),
         cold_start: None,
+        split: None,
     }]));
 }
 
 fn ep(gw_cfg: &GatewayConfig, id: &str, addr: SocketAddr) -> Arc<Endpoint> {
     Endpoint::new(id, "web", addr, Duration::ZERO, gw_cfg.pool)
-}
-
-/// A keep-alive client.
-async fn client(
-    addr: SocketAddr,
-) -> hyper::client::conn::http1::SendRequest<http_body_util::combinators::BoxBody<Bytes, Infallible>>
-{
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    sender
 }
 
 async fn get(addr: SocketAddr, path: &str) -> (StatusCode, hyper::HeaderMap, String) {
@@ -206,6 +144,7 @@ async fn answers_404_without_route_and_503_without_instance() {
         backends: Arc::new(Backends::new(vec![], false)),
         stats: Arc::default(),
         cold_start: None,
+        split: None,
     }]));
     let addr = serve(&gw).await;
     let (status, _, body) = get(addr, "/nothing").await;
@@ -445,6 +384,7 @@ async fn requests_to_a_service_at_zero_wait_for_its_first_instance() {
         backends: Arc::new(Backends::new(endpoints, false)),
         stats: Arc::clone(&stats),
         cold_start: cold,
+        split: None,
     };
     let gw = Arc::new(Gateway::new(config()));
     gw.publish(RoutingTable::new(vec![route(vec![])]));
@@ -494,6 +434,7 @@ async fn a_cold_start_that_takes_too_long_answers_503() {
             timeout: Duration::from_millis(300),
             queue_limit: 10,
         }),
+        split: None,
     }]));
     let addr = serve(&gw).await;
     let started = tokio::time::Instant::now();

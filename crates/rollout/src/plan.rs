@@ -278,7 +278,51 @@ fn service_fields(old: &ServiceSpec, new: &ServiceSpec) -> Vec<FieldChange> {
         format!("{:?}", new.autoscale),
         How::InPlace,
     );
+    diff(
+        "deploy",
+        describe_deploy(&old.deploy),
+        describe_deploy(&new.deploy),
+        How::InPlace,
+    );
     fields
+}
+
+/// `rolling (surge 1, unavailable 0, …)` or `canary 10 % (until promoted) → 50 % (30s), …`:
+/// short enough for a plan line, complete enough to see what changed.
+fn describe_deploy(d: &shoal_spec::DeploySpec) -> String {
+    let common = format!(
+        "surge {}, unavailable {}, min_healthy_time {:?}, healthy_deadline {:?}, progress_deadline {:?}, auto_revert {}",
+        d.max_surge,
+        d.max_unavailable,
+        d.min_healthy_time,
+        d.healthy_deadline,
+        d.progress_deadline,
+        d.auto_revert
+    );
+    match &d.strategy {
+        shoal_spec::Strategy::Rolling => format!("rolling ({common})"),
+        shoal_spec::Strategy::Canary(c) => {
+            let steps: Vec<String> = c
+                .steps
+                .iter()
+                .map(|s| match s.pause {
+                    Some(p) => format!("{} % ({p:?})", s.weight),
+                    None => format!("{} % (until promoted)", s.weight),
+                })
+                .collect();
+            let a = &c.analysis;
+            format!(
+                "canary {} ({common}; analysis every {:?}, max_error_rate {}, max_p99 {}, failure_limit {}, min_requests {}, header {})",
+                steps.join(" → "),
+                a.interval,
+                a.max_error_rate,
+                a.max_p99.map_or_else(|| "none".to_string(), |p| format!("{p:?}")),
+                a.failure_limit,
+                a.min_requests,
+                c.pin_header
+            )
+        }
+    }
 }
 
 /// The environment as `KEY=…` with values fingerprinted, so a plan never prints a value that may

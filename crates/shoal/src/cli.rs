@@ -133,6 +133,55 @@ pub enum Command {
         #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+    /// Move a running shoal to a spec file: print the plan, carry it out, follow its rollouts.
+    ///
+    /// Validates the file first (exit 2 and nothing changes if it is invalid). Changes to how
+    /// instances start (command, env, resources) roll out a new revision with the service's
+    /// `deploy` strategy; counts, health, routing and autoscaling change in place. Applying the
+    /// same file again reports no changes. Ctrl-C stops following; the rollout goes on.
+    Apply {
+        #[command(flatten)]
+        target: Target,
+        /// Only print the plan; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not follow the rollouts started; return at once.
+        #[arg(long)]
+        detach: bool,
+        /// Output format.
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// List a service's revisions (the active one is marked `*`).
+    History {
+        /// The service.
+        service: String,
+        #[command(flatten)]
+        target: Target,
+        /// Output format.
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Move a service's canary to its next step (or, with --full, promote it at once).
+    Promote {
+        /// The service.
+        service: String,
+        /// Skip every remaining step.
+        #[arg(long)]
+        full: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Abandon a rollout in progress, or go back to an earlier revision (the previous by default).
+    Rollback {
+        /// The service.
+        service: String,
+        /// The revision to go back to (see `shoal history SERVICE`).
+        #[arg(long, value_name = "REVISION")]
+        to: Option<u64>,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Stop a running shoal: drain, stop every instance, exit.
     Down {
         #[command(flatten)]

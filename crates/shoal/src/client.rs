@@ -133,7 +133,10 @@ impl Admin {
             .map(|h| format!("\nhint: {h}"))
             .unwrap_or_default();
         Err(match status {
-            StatusCode::UNAUTHORIZED => Failure::op(format!("{message}{hint}")),
+            // Refused for what is running now (no canary to promote…), not for the input.
+            StatusCode::UNAUTHORIZED | StatusCode::CONFLICT => {
+                Failure::op(format!("{message}{hint}"))
+            }
             s if s.is_client_error() => Failure::input(format!("{message}{hint}")),
             _ => Failure::op(format!("{message}{hint}")),
         })

@@ -126,6 +126,15 @@ pub async fn status(target: &Target, service: Option<&str>, output: Output) -> R
         }
     }
     println!("{services}");
+    for s in status["services"].as_array().into_iter().flatten() {
+        if !s["rollout"].is_null() {
+            println!(
+                "{} rolling out: {}",
+                s["name"].as_str().unwrap_or(""),
+                crate::deploy::progress_line(&s["rollout"])
+            );
+        }
+    }
     println!("{instances}");
     Ok(())
 }
@@ -308,7 +317,7 @@ pub async fn down(target: &Target) -> Result<(), Failure> {
     ))
 }
 
-fn table(header: &[&str]) -> Table {
+pub(crate) fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY)
         .set_content_arrangement(ContentArrangement::Dynamic)

@@ -3,6 +3,7 @@
 mod cli;
 mod client;
 mod commands;
+mod deploy;
 mod exit;
 mod up;
 
@@ -67,6 +68,27 @@ async fn run(command: Command) -> Result<(), Failure> {
             follow,
             output,
         } => commands::events(&target.into(), follow, output).await,
+        Command::Apply {
+            target,
+            dry_run,
+            detach,
+            output,
+        } => deploy::apply(&target, dry_run, detach, output).await,
+        Command::History {
+            service,
+            target,
+            output,
+        } => deploy::history(&target, &service, output).await,
+        Command::Promote {
+            service,
+            full,
+            target,
+        } => deploy::promote(&target, &service, full).await,
+        Command::Rollback {
+            service,
+            to,
+            target,
+        } => deploy::rollback(&target, &service, to).await,
         Command::Down { target } => commands::down(&target).await,
         Command::Load(args) => load(&args).await,
     }

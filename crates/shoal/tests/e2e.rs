@@ -9,5 +9,6 @@ mod e2e {
     mod balancing;
     mod foreign;
     mod lifecycle;
+    mod rollout;
     mod spec_errors;
 }

@@ -75,6 +75,101 @@ pub struct ServiceSpec {
     pub slow_start: Duration,
     /// `[services.NAME.autoscale]`; `None` = the count only changes by `shoal scale`.
     pub autoscale: Option<AutoscaleSpec>,
+    /// `[services.NAME.deploy]`: how a new revision replaces the running one. Always present:
+    /// without the table, [`DeploySpec::default`] (a rolling update, one extra instance at a time).
+    pub deploy: DeploySpec,
+}
+
+/// `[services.NAME.deploy]`: how a new revision replaces the running one. The keys mean what the
+/// same keys of Nomad's `update` block mean, so that their well-tested semantics carry over.
+/// Defaults ([`DeploySpec::default`]) replace one instance at a time without ever dropping below
+/// the desired count, and revert by themselves when the new revision does not become healthy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeploySpec {
+    /// Key `strategy`: `"rolling"` (the default) replaces instances; `"canary"` also moves traffic
+    /// to the new revision by weight, step by step.
+    pub strategy: Strategy,
+    /// Extra instances allowed above the desired count during a rollout. Key `max_surge`.
+    /// Default 1.
+    pub max_surge: u32,
+    /// Instances allowed below the desired count (not ready) during a rollout. Key
+    /// `max_unavailable`. Default 0. Never 0 together with `max_surge`: a rollout could then
+    /// neither start a new instance first nor stop an old one first.
+    pub max_unavailable: u32,
+    /// A new instance must stay healthy this long to count as updated (so that one that passes a
+    /// check and then crashes does not). Key `min_healthy_time`. Default 5s.
+    pub min_healthy_time: Duration,
+    /// A new instance that is not updated (healthy for `min_healthy_time`) this long after it was
+    /// created fails the rollout. Key `healthy_deadline`. Default 5m; always longer than
+    /// `min_healthy_time`.
+    pub healthy_deadline: Duration,
+    /// The rollout fails when no new instance became updated for this long (each one that does
+    /// resets it). Key `progress_deadline`. Default 10m; greater than zero and never shorter than
+    /// `healthy_deadline` (Nomad's rule: otherwise a slow but healthy instance would fail the
+    /// whole rollout before its own deadline).
+    pub progress_deadline: Duration,
+    /// On failure, go back to the last stable revision without waiting for an operator. Key
+    /// `auto_revert`. Default true.
+    pub auto_revert: bool,
+}
+
+/// How a rollout moves from the running revision to the new one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Strategy {
+    /// `strategy = "rolling"`: instances are replaced within `max_surge` / `max_unavailable`;
+    /// traffic follows whichever instances are ready.
+    Rolling,
+    /// `strategy = "canary"`: traffic moves to the new revision by weight (see [`CanarySpec`]).
+    Canary(CanarySpec),
+}
+
+/// The pin header used when `header` is left out of a canary deploy table.
+pub const DEFAULT_PIN_HEADER: &str = "x-shoal-revision";
+
+/// `strategy = "canary"`: traffic moves to the new revision by weight, step by step, watched by
+/// analysis (error rate, latency), which rolls it back when it fails too often.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CanarySpec {
+    /// Key `steps`, an array of inline tables (or `[[services.NAME.deploy.steps]]`). Required with
+    /// `strategy = "canary"`; at least one step; weights strictly increasing.
+    pub steps: Vec<CanaryStep>,
+    /// The header that pins a request to one revision regardless of the weights (to try the
+    /// canary by hand, or keep a client on one revision). Key `header`. Default
+    /// [`DEFAULT_PIN_HEADER`]. Always a valid HTTP header name (token characters), stored
+    /// lower-case so that it compares directly with normalised header names.
+    pub pin_header: String,
+    /// Key `analysis`, an inline table (or `[services.NAME.deploy.analysis]`); every key optional.
+    pub analysis: AnalysisSpec,
+}
+
+/// One step of a canary: a traffic share and how long to hold it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CanaryStep {
+    /// Percent of requests sent to the canary, 1..=100. Key `weight` (an integer).
+    pub weight: u32,
+    /// How long to stay at this step. Key `pause`. `None` (absent) = wait for `shoal promote`;
+    /// `Some(ZERO)` (`"0s"`) = go on at once.
+    pub pause: Option<Duration>,
+}
+
+/// `analysis = { ... }`: how the canary is judged while it takes traffic. Defaults:
+/// [`AnalysisSpec::default`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnalysisSpec {
+    /// How often the canary is judged. Key `interval`. Default 10s; greater than zero.
+    pub interval: Duration,
+    /// Share of 5xx responses allowed, a fraction in 0.0..=1.0 (0.05 = 5 %, not a percent). Key
+    /// `max_error_rate`. Default 0.05.
+    pub max_error_rate: f64,
+    /// p99 latency allowed. Key `max_p99`. `None` (the default) = latency is not checked; never
+    /// zero.
+    pub max_p99: Option<Duration>,
+    /// Failed checks before the canary is rolled back (so that one bad interval is not enough).
+    /// Key `failure_limit`. Default 3; at least 1.
+    pub failure_limit: u32,
+    /// A check with fewer canary requests than this is inconclusive (neither pass nor fail): a
+    /// handful of requests says nothing about an error rate. Key `min_requests`. Default 10.
+    pub min_requests: u64,
 }
 
 /// `[services.NAME.autoscale]`: how the instance count follows load. Defaults react within about
@@ -285,11 +380,7 @@ pub struct ResourcesSpec {
 impl ServiceSpec {
     /// The service's argv with `{port}` substituted for one instance.
     pub fn argv_for_port(&self, port: u16) -> Vec<String> {
-        let port = port.to_string();
-        self.command
-            .iter()
-            .map(|a| a.replace("{port}", &port))
-            .collect()
+        argv_with_port(&self.command, port)
     }
 }
 
@@ -336,4 +427,42 @@ impl Default for ResourcesSpec {
             memory: None,
         }
     }
+}
+
+/// The values used for keys left out of `[services.NAME.deploy]` (and when it is absent): a
+/// rolling update with `max_surge = 1`, `max_unavailable = 0`, `min_healthy_time = "5s"`,
+/// `healthy_deadline = "5m"`, `progress_deadline = "10m"` and `auto_revert = true`.
+impl Default for DeploySpec {
+    fn default() -> Self {
+        DeploySpec {
+            strategy: Strategy::Rolling,
+            max_surge: 1,
+            max_unavailable: 0,
+            min_healthy_time: Duration::from_secs(5),
+            healthy_deadline: Duration::from_secs(5 * 60),
+            progress_deadline: Duration::from_secs(10 * 60),
+            auto_revert: true,
+        }
+    }
+}
+
+/// The values used for keys left out of `analysis`: `interval = "10s"`, `max_error_rate = 0.05`,
+/// no `max_p99`, `failure_limit = 3`, `min_requests = 10`.
+impl Default for AnalysisSpec {
+    fn default() -> Self {
+        AnalysisSpec {
+            interval: Duration::from_secs(10),
+            max_error_rate: 0.05,
+            max_p99: None,
+            failure_limit: 3,
+            min_requests: 10,
+        }
+    }
+}
+
+/// `command` with `{port}` substituted in every element: how any argv of the spec (the service's,
+/// or a stored revision's) becomes one instance's argv.
+pub fn argv_with_port(command: &[String], port: u16) -> Vec<String> {
+    let port = port.to_string();
+    command.iter().map(|a| a.replace("{port}", &port)).collect()
 }

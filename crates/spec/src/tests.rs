@@ -1,6 +1,7 @@
 //! End-to-end tests of [`crate::parse`] / [`crate::load`]: valid specs compile to the right
 //! values, invalid ones are reported at the right place.
 
+mod deploy;
 mod invalid;
 mod valid;
 

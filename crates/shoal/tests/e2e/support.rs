@@ -177,6 +177,11 @@ impl Shoal {
 
     /// Runs a client verb against this shoal (`-f`/`--file` added as the verb expects).
     pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_on(&self.spec, args)
+    }
+
+    /// Runs a client verb with another spec file (e.g. the next version for `apply`).
+    pub fn cli_on(&self, spec: &Path, args: &[&str]) -> Output {
         let file_flag = match args.first() {
             Some(&"logs") | Some(&"events") => "--file",
             _ => "-f",
@@ -184,11 +189,29 @@ impl Shoal {
         Command::new(shoal_bin())
             .args(args)
             .arg(file_flag)
-            .arg(&self.spec)
+            .arg(spec)
             .env_remove("SHOAL_ADDR")
             .env_remove("SHOAL_TOKEN")
             .output()
             .unwrap()
+    }
+
+    /// Writes another spec next to this one, with the same `[gateway]`/`[admin]` and these
+    /// `services` (substituted like [`Shoal::start`]); returns its path.
+    pub fn spec_variant(&self, file: &str, services: &str) -> PathBuf {
+        let services = services
+            .replace("{dir}", self.dir.to_str().unwrap())
+            .replace("{taskboard}", taskboard_bin().to_str().unwrap());
+        let path = self.dir.join(file);
+        std::fs::write(
+            &path,
+            format!(
+                "[gateway]\nlisten = \"{}\"\n\n[admin]\nlisten = \"{}\"\ndata_dir = \"data\"\n\n{services}",
+                self.gateway, self.admin
+            ),
+        )
+        .unwrap();
+        path
     }
 
     /// The admin token.
@@ -404,6 +427,8 @@ pub struct Load {
     pub ok: Arc<AtomicUsize>,
     pub failures: Arc<Mutex<Vec<String>>>,
     pub served_by: Arc<Mutex<std::collections::BTreeMap<String, usize>>>,
+    /// Successful answers by the `version` the instance reported.
+    pub versions: Arc<Mutex<std::collections::BTreeMap<String, usize>>>,
     /// Latency of each successful request, with the time it completed.
     pub latencies: Arc<Mutex<Vec<(Instant, Duration)>>>,
 }
@@ -414,6 +439,7 @@ pub struct LoadReport {
     pub ok: usize,
     pub failures: Vec<String>,
     pub served_by: std::collections::BTreeMap<String, usize>,
+    pub versions: std::collections::BTreeMap<String, usize>,
     pub latencies: Vec<(Instant, Duration)>,
 }
 
@@ -443,6 +469,7 @@ impl Load {
             ok: Arc::new(AtomicUsize::new(0)),
             failures: Arc::new(Mutex::new(Vec::new())),
             served_by: Arc::new(Mutex::new(std::collections::BTreeMap::new())),
+            versions: Arc::new(Mutex::new(std::collections::BTreeMap::new())),
             latencies: Arc::new(Mutex::new(Vec::new())),
         };
         load.add_clients(addr, path, concurrency);
@@ -487,6 +514,7 @@ impl Load {
             self.served_by.clone(),
             self.latencies.clone(),
         );
+        let versions = self.versions.clone();
         self.tasks.push(tokio::spawn(async move {
             let mut sender = None;
             while !stop.load(Ordering::Relaxed) {
@@ -530,6 +558,13 @@ impl Load {
                                             .entry(id.to_string())
                                             .or_default() += 1;
                                     }
+                                    if let Some(version) = v["version"].as_str() {
+                                        *versions
+                                            .lock()
+                                            .unwrap()
+                                            .entry(version.to_string())
+                                            .or_default() += 1;
+                                    }
                                 }
                             }
                             Ok(b) => failures.lock().unwrap().push(format!(
@@ -563,6 +598,7 @@ impl Load {
             ok: self.ok.load(Ordering::Relaxed),
             failures: self.failures.lock().unwrap().clone(),
             served_by: self.served_by.lock().unwrap().clone(),
+            versions: self.versions.lock().unwrap().clone(),
             latencies: self.latencies.lock().unwrap().clone(),
         }
     }

@@ -1,6 +1,7 @@
 //! One `[services.NAME]` table compiled into a [`ServiceSpec`].
 
 mod autoscale;
+mod deploy;
 mod policy;
 mod process;
 mod routing;
@@ -23,6 +24,7 @@ const SERVICE_KEYS: &[&str] = &[
     "resources",
     "slow_start",
     "autoscale",
+    "deploy",
 ];
 
 /// Keys people plausibly write that mean something else here.
@@ -38,6 +40,14 @@ const MISPLACED: &[(&str, &str)] = &[
     (
         "path",
         "for the health check path write health = { path = \"/healthz\" }; for routing write route = \"/\"",
+    ),
+    (
+        "update",
+        "how a new revision replaces the running one goes in [services.NAME.deploy], e.g. deploy = { max_surge = 1, max_unavailable = 0 }",
+    ),
+    (
+        "strategy",
+        "the rollout strategy goes in the deploy table: deploy = { strategy = \"canary\", steps = [{ weight = 10 }] }",
     ),
 ];
 
@@ -116,6 +126,7 @@ pub(crate) fn compile(
     let (resources, memory_absent) = policy::resources(w, &t);
     let slow_start = policy::slow_start(w, &t);
     let autoscale = autoscale::autoscale(w, &t, &instances, memory_absent);
+    let deploy = deploy::deploy(w, &t);
 
     Some(Compiled {
         spec: ServiceSpec {
@@ -132,6 +143,7 @@ pub(crate) fn compile(
             resources,
             slow_start,
             autoscale,
+            deploy,
         },
         route_span,
     })

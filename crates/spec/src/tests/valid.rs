@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::{compile_ok, offline, TempDir};
 use crate::{
-    load, parse, AutoscaleSpec, GatewaySpec, HealthCheck, HealthSpec, InstanceCounts, Metric,
-    MetricTarget, RateLimit, ResourcesSpec, RestartSpec, RouteSpec, StopSpec,
+    load, parse, AutoscaleSpec, DeploySpec, GatewaySpec, HealthCheck, HealthSpec, InstanceCounts,
+    Metric, MetricTarget, RateLimit, ResourcesSpec, RestartSpec, RouteSpec, StopSpec,
 };
 
 const FULL: &str = r#"
@@ -244,6 +244,7 @@ fn minimal_spec_gets_every_default() {
         }
     );
     assert_eq!(web.slow_start, Duration::from_secs(10));
+    assert_eq!(web.deploy, DeploySpec::default());
 }
 
 #[test]

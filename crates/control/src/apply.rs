@@ -1,0 +1,185 @@
+//! `shoal apply`: move the running system to a new spec. The plan (`shoal-rollout::plan`) says
+//! what changes; services are added and removed, in-place settings take effect at once, and a
+//! changed template starts a rollout in the service's loop. Applying the same spec again changes
+//! nothing; a dry run only returns the plan.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use shoal_rollout::{plan, Change, Plan};
+use shoal_spec::Spec;
+use tokio::sync::oneshot;
+
+use crate::reconcile::Command;
+use crate::Controller;
+
+/// What `apply` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyOutcome {
+    /// The changes, structured.
+    pub plan: Plan,
+    /// The plan as `apply` prints it.
+    pub rendered: String,
+    /// False for a dry run or an empty plan.
+    pub applied: bool,
+    /// Rollouts started, as (service, revision).
+    pub rollouts: Vec<RolloutStarted>,
+}
+
+/// A rollout `apply` started.
+#[derive(Debug, Clone, Serialize)]
+pub struct RolloutStarted {
+    /// Service name.
+    pub service: String,
+    /// The revision being rolled out.
+    pub revision: u64,
+}
+
+/// Why an `apply` changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyRefused {
+    /// Some changes can only take effect when shoal restarts.
+    #[error("these changes need a restart of `shoal up`, so nothing was applied:\n{0}")]
+    NeedsRestart(String),
+    /// shoal is shutting down.
+    #[error("shoal is shutting down")]
+    Stopping,
+}
+
+impl Controller {
+    /// Moves the running system to `next` (or, with `dry_run`, only says what would change).
+    pub async fn apply(&self, next: Spec, dry_run: bool) -> Result<ApplyOutcome, ApplyRefused> {
+        let _one_at_a_time = self.applying.lock().await;
+        let running = self.spec();
+        let plan = plan(&running, &next);
+        let rendered = plan.render();
+        if !plan.needs_restart.is_empty() {
+            let lines: Vec<String> = plan
+                .needs_restart
+                .iter()
+                .map(|f| format!("  {}: {} → {}", f.field, f.from, f.to))
+                .collect();
+            return Err(ApplyRefused::NeedsRestart(lines.join("\n")));
+        }
+        if dry_run || plan.is_empty() {
+            return Ok(ApplyOutcome {
+                plan,
+                rendered,
+                applied: false,
+                rollouts: Vec::new(),
+            });
+        }
+        let mut rollouts = Vec::new();
+        for service in &plan.services {
+            let name = service.name.as_str();
+            match &service.change {
+                Change::Added => {
+                    self.launch_service(&next.services[name], None);
+                    self.registry()
+                        .event(name, None, "applied", format!("{name} added by apply"));
+                }
+                Change::Removed => self.retire(name),
+                Change::Changed { .. } => {
+                    let old = &running.services[name];
+                    let new = Arc::new(next.services[name].clone());
+                    if let Some(revision) = self.change(old, new).await? {
+                        rollouts.push(RolloutStarted {
+                            service: name.to_string(),
+                            revision,
+                        });
+                    }
+                }
+            }
+        }
+        {
+            let mut history = self.ctx.history.lock().unwrap_or_else(|e| e.into_inner());
+            for svc in next.services.values() {
+                history.note_spec(svc);
+            }
+            if let Err(e) = history.save(&self.ctx.data_dir) {
+                tracing::warn!(error = %e, "could not save revisions.json");
+            }
+        }
+        *self.spec.lock().unwrap_or_else(|e| e.into_inner()) = next;
+        Ok(ApplyOutcome {
+            plan,
+            rendered,
+            applied: true,
+            rollouts,
+        })
+    }
+
+    /// Applies a changed service: count and bounds here, the rest in its loop.
+    async fn change(
+        &self,
+        old: &shoal_spec::ServiceSpec,
+        new: Arc<shoal_spec::ServiceSpec>,
+    ) -> Result<Option<u64>, ApplyRefused> {
+        let name = new.name.clone();
+        let (desired_tx, commands) = {
+            let services = self.services.lock().unwrap_or_else(|e| e.into_inner());
+            let handle = services.get(&name).ok_or(ApplyRefused::Stopping)?;
+            (handle.desired.clone(), handle.commands.clone())
+        };
+        let current = *desired_tx.borrow();
+        // An edited `desired` wins, like at startup; otherwise the count in force stays (within
+        // the new bounds).
+        let desired = if new.instances.desired != old.instances.desired {
+            new.instances.desired
+        } else {
+            current.clamp(new.instances.min, new.instances.max)
+        };
+        self.registry().update_service(&new, desired);
+        desired_tx.send_replace(desired);
+        let (reply, answer) = oneshot::channel();
+        commands
+            .send(Command::Update {
+                spec: Arc::clone(&new),
+                reply,
+            })
+            .await
+            .map_err(|_| ApplyRefused::Stopping)?;
+        let revision = answer.await.map_err(|_| ApplyRefused::Stopping)?;
+        self.registry().event(
+            &name,
+            None,
+            "applied",
+            match revision {
+                Some(n) => format!("{name} changed by apply; rolling out revision {n}"),
+                None => format!("{name} changed in place by apply"),
+            },
+        );
+        Ok(revision)
+    }
+
+    /// Drains and stops a service removed from the spec, then forgets it.
+    fn retire(&self, name: &str) {
+        let Some(handle) = self
+            .services
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name)
+        else {
+            return;
+        };
+        handle.closing.send_replace(true);
+        self.registry().event(
+            name,
+            None,
+            "applied",
+            format!("{name} removed by apply; its instances drain and stop"),
+        );
+        let registry = self.registry().clone();
+        let name = name.to_string();
+        let task = tokio::spawn(async move {
+            for t in handle.tasks {
+                let _ = t.await;
+            }
+            registry.remove_service(&name);
+        });
+        self.retiring
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(task);
+    }
+}

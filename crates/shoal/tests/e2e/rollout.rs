@@ -1,0 +1,467 @@
+//! Rollouts under load: `apply` with a plan, rolling updates, canaries split by weight, analysis
+//! that rolls a bad canary back, a revision that never gets healthy reverted, and history that
+//! survives a restart. Every client request must succeed unless a test says otherwise.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::support::*;
+
+const ROLLING: &str = r#"
+[services.web.deploy]
+min_healthy_time = "1s"
+healthy_deadline = "20s"
+progress_deadline = "40s"
+"#;
+
+/// A canary that waits at 10 % for `promote`, judged every second.
+const CANARY: &str = r#"
+[services.web.deploy]
+strategy = "canary"
+min_healthy_time = "1s"
+healthy_deadline = "20s"
+progress_deadline = "40s"
+steps = [{ weight = 10 }]
+analysis = { interval = "1s", max_error_rate = 0.05, failure_limit = 3, min_requests = 5 }
+"#;
+
+/// The web service at `version`, with extra env entries and a deploy table.
+fn web(version: &str, extra_env: &str, deploy: &str) -> String {
+    taskboard_service(
+        "web",
+        3,
+        6,
+        &format!(
+            "env = {{ APP_VERSION = \"{version}\"{extra_env} }}\nslow_start = \"0s\"\n{deploy}"
+        ),
+    )
+}
+
+/// Runs a CLI verb on a spec file (it may block for a while) without holding up the runtime.
+async fn cli_on(spec: &Path, args: &[&str]) -> std::process::Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let spec = spec.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(shoal_bin())
+            .args(&args)
+            .arg("-f")
+            .arg(&spec)
+            .env_remove("SHOAL_ADDR")
+            .env_remove("SHOAL_TOKEN")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+/// A GET with one extra header, over a fresh connection; returns the raw response.
+async fn get_with_header(addr: std::net::SocketAddr, path: &str, header: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req =
+        format!("GET {path} HTTP/1.1\r\nHost: shoal.test\r\n{header}\r\nConnection: close\r\n\r\n");
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).await.unwrap();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+async fn service(shoal: &Shoal) -> Value {
+    shoal.status().await["services"][0].clone()
+}
+
+/// Waits until `check` holds for the web service's status.
+async fn wait_for(shoal: &Shoal, what: &str, limit: Duration, check: impl Fn(&Value) -> bool) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let s = service(shoal).await;
+        if check(&s) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; status: {s:#}\n{}",
+            shoal.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every instance runs `revision`, and each one's own `/instance` says `version`.
+async fn all_instances_run(shoal: &Shoal, revision: u64, version: &str, count: usize) {
+    let instances = shoal.instances("web").await;
+    assert_eq!(instances.len(), count, "{instances:#?}");
+    for i in instances {
+        assert_eq!(i["revision"], revision, "{i:#}");
+        let port = i["port"].as_u64().unwrap() as u16;
+        let addr = format!("127.0.0.1:{port}").parse().unwrap();
+        let (code, body) = http_get(addr, "/instance").await.unwrap();
+        assert_eq!(code, 200);
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["version"], version, "{body}");
+        assert_eq!(v["revision"], revision.to_string(), "{body}");
+    }
+}
+
+/// Every client request succeeded (else the first few failures are shown).
+fn assert_no_failures(report: &LoadReport) {
+    assert!(
+        report.failures.is_empty(),
+        "{} failed, first: {:?}",
+        report.failures.len(),
+        &report.failures[..report.failures.len().min(5)]
+    );
+}
+
+fn finished(s: &Value, revision: u64, result: &str) -> bool {
+    s["rollout"].is_null()
+        && s["last_rollout"]["revision"] == revision
+        && s["last_rollout"]["result"] == result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolling_update_under_load_fails_no_request_and_ends_on_the_new_revision() {
+    let shoal = Shoal::start("rolling", &web("v1", "", ROLLING)).await;
+    shoal.wait_healthy("web", 3, Duration::from_secs(30)).await;
+    let load = Load::start(shoal.gateway, "/instance", 20);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let v2 = shoal.spec_variant("v2.toml", &web("v2", "", ROLLING));
+    let started = Instant::now();
+    let out = cli_on(&v2, &["apply"]).await;
+    let took = started.elapsed();
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("env: {APP_VERSION=#"), "{stdout}");
+    assert!(stdout.contains("[rollout]"), "{stdout}");
+    assert!(stdout.contains("updated"), "progress lines: {stdout}");
+    assert!(stdout.contains("revision 2 complete"), "{stdout}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let report = load.stop().await;
+    println!(
+        "rolling update 3 instances v1 → v2 in {took:.1?} under 20 clients: {} ok, {} failed, answers by version {:?}",
+        report.ok,
+        report.failures.len(),
+        report.versions
+    );
+    assert_no_failures(&report);
+    assert!(report.versions.get("v2").copied().unwrap_or(0) > 100);
+    all_instances_run(&shoal, 2, "v2", 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_gets_its_weight_of_requests_and_promotion_fails_none() {
+    let shoal = Shoal::start("canary", &web("v1", "", CANARY)).await;
+    shoal.wait_healthy("web", 3, Duration::from_secs(30)).await;
+    let v2 = shoal.spec_variant("v2.toml", &web("v2", "", CANARY));
+    let out = cli_on(&v2, &["apply", "--detach"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    wait_for(&shoal, "a healthy canary", Duration::from_secs(30), |s| {
+        s["rollout"]["phase"] == "canary" && s["rollout"]["updated"] == 1
+    })
+    .await;
+    let s = service(&shoal).await;
+    assert_eq!(s["rollout"]["canary_weight"], 10);
+    assert_eq!(s["rollout"]["message"], "waiting for `shoal promote web`");
+    // `status` shows the rollout for people too.
+    let table = String::from_utf8_lossy(&shoal.cli(&["status"]).stdout).to_string();
+    assert!(
+        table.contains("web rolling out: revision 2 (from 1) canary"),
+        "{table}"
+    );
+
+    // The split is by weight: 1 canary instance beside 3 stable ones still gets 10 %.
+    let load = Load::start(shoal.gateway, "/instance", 10);
+    while load.ok_so_far() < 3000 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let report = load.stop().await;
+    let canary = report.versions.get("v2").copied().unwrap_or(0) as f64;
+    let total = report.versions.values().sum::<usize>() as f64;
+    let share = canary / total;
+    println!("canary share over {total} requests: {:.2} %", share * 100.0);
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!((0.07..=0.13).contains(&share), "canary share {share}");
+
+    // The pin header sends a request to the canary.
+    for _ in 0..20 {
+        let answer = get_with_header(shoal.gateway, "/instance", "X-Shoal-Revision: canary").await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.contains("\"version\":\"v2\""), "{answer}");
+    }
+
+    // Promotion under load: the stable instances are replaced with the rolling rules.
+    let load = Load::start(shoal.gateway, "/instance", 20);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let out = shoal.cli(&["promote", "web", "--full"]);
+    assert!(out.status.success(), "{}", text(&out));
+    wait_for(
+        &shoal,
+        "the promotion to finish",
+        Duration::from_secs(60),
+        |s| finished(s, 2, "complete"),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let report = load.stop().await;
+    assert_no_failures(&report);
+    all_instances_run(&shoal, 2, "v2", 3).await;
+    // After the promotion every answer comes from the new revision.
+    let load = Load::start(shoal.gateway, "/instance", 4);
+    while load.ok_so_far() < 200 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let report = load.stop().await;
+    assert_eq!(report.versions.keys().collect::<Vec<_>>(), vec!["v2"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_canary_is_rolled_back_by_its_analysis() {
+    let shoal = Shoal::start("bad-canary", &web("v1", "", CANARY)).await;
+    shoal.wait_healthy("web", 3, Duration::from_secs(30)).await;
+    let load = Load::start(shoal.gateway, "/instance", 20);
+    let bad = shoal.spec_variant("v2.toml", &web("v2", ", FAIL_RATE = \"0.5\"", CANARY));
+    let out = cli_on(&bad, &["apply", "--detach"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    wait_for(&shoal, "a healthy canary", Duration::from_secs(30), |s| {
+        s["rollout"]["phase"] == "canary" && s["rollout"]["updated"] == 1
+    })
+    .await;
+    let healthy_at = Instant::now();
+    wait_for(
+        &shoal,
+        "the canary to be rolled back",
+        Duration::from_secs(30),
+        |s| s["last_rollout"]["revision"] == 2 && s["last_rollout"]["result"] == "reverted",
+    )
+    .await;
+    let took = healthy_at.elapsed();
+    wait_for(
+        &shoal,
+        "the revert to finish",
+        Duration::from_secs(30),
+        |s| s["rollout"].is_null(),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let report = load.stop().await;
+    let failed = report.failures.len() as f64;
+    let share = failed / (failed + report.ok as f64);
+    let s = service(&shoal).await;
+    println!(
+        "bad canary rolled back {took:.1?} after it became healthy: {}; clients: {} ok, {} failed ({:.2} %)",
+        s["last_rollout"]["message"],
+        report.ok,
+        failed,
+        share * 100.0
+    );
+    // failure_limit (3) checks one second apart, plus slack for a loaded machine.
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+    assert!(
+        s["last_rollout"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("canary analysis: 3 of 3 checks failed"),
+        "{s:#}"
+    );
+    assert!(
+        share < 0.10,
+        "failed share {share} is not under the canary weight"
+    );
+    assert!(
+        report.failures.iter().all(|f| f.starts_with("status 500")),
+        "{:?}",
+        report.failures
+    );
+    all_instances_run(&shoal, 1, "v1", 3).await;
+    let history = shoal.cli(&["history", "web", "-o", "json"]);
+    let history: Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(history["active"], 1);
+    assert_eq!(history["revisions"][1]["status"], "failed", "{history:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revision_that_never_gets_healthy_is_reverted_without_failed_requests() {
+    let deploy = r#"
+[services.web.deploy]
+min_healthy_time = "1s"
+healthy_deadline = "3s"
+progress_deadline = "6s"
+"#;
+    let shoal = Shoal::start("never-healthy", &web("v1", "", deploy)).await;
+    shoal.wait_healthy("web", 3, Duration::from_secs(30)).await;
+    let load = Load::start(shoal.gateway, "/instance", 20);
+    // Revision 2 runs but never listens: it can never pass a health check.
+    let broken = shoal.spec_variant(
+        "broken.toml",
+        &web("v1", "", deploy).replace(
+            r#"command = ["{taskboard}", "--port", "{port}", "--db", "{dir}/tasks.db"]"#,
+            r#"command = ["/bin/sleep", "600"]"#,
+        ),
+    );
+    let out = cli_on(&broken, &["apply"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("revision 2 reverted") && stdout.contains("healthy_deadline 3s"),
+        "{stdout}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let report = load.stop().await;
+    assert_no_failures(&report);
+    all_instances_run(&shoal, 1, "v1", 3).await;
+    let events = shoal.events().await;
+    assert!(
+        events.iter().any(|e| e["kind"] == "rollout_failed"
+            && e["message"]
+                .as_str()
+                .unwrap()
+                .contains("reverting to revision 1")),
+        "{events:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_twice_dry_run_and_a_bad_file_change_nothing() {
+    let shoal = Shoal::start("apply", &web("v1", "", ROLLING)).await;
+    shoal.wait_healthy("web", 3, Duration::from_secs(30)).await;
+    let pids = |instances: Vec<Value>| -> Vec<u64> {
+        instances.iter().filter_map(|i| i["pid"].as_u64()).collect()
+    };
+    let before = pids(shoal.instances("web").await);
+
+    let out = shoal.cli(&["apply"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("No changes"),
+        "{}",
+        text(&out)
+    );
+
+    let v2 = shoal.spec_variant("v2.toml", &web("v2", "", ROLLING));
+    let out = cli_on(&v2, &["apply", "--dry-run"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("~ web") && stdout.contains("Dry run"),
+        "{stdout}"
+    );
+
+    let bad = shoal.spec_variant(
+        "bad.toml",
+        &web("v2", "", ROLLING).replace(
+            "min = 1, desired = 3, max = 6",
+            "min = 1, desired = 9, max = 6",
+        ),
+    );
+    let out = cli_on(&bad, &["apply"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bad.toml:"),
+        "{}",
+        text(&out)
+    );
+
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let s = service(&shoal).await;
+    assert!(s["rollout"].is_null(), "{s:#}");
+    assert_eq!(pids(shoal.instances("web").await), before);
+    all_instances_run(&shoal, 1, "v1", 3).await;
+
+    // An in-place change: more instances of the same revision, no rollout.
+    let more = shoal.spec_variant(
+        "more.toml",
+        &web("v1", "", ROLLING).replace("desired = 3", "desired = 4"),
+    );
+    let out = cli_on(&more, &["apply"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("(in place)"),
+        "{}",
+        text(&out)
+    );
+    shoal.wait_healthy("web", 4, Duration::from_secs(30)).await;
+    all_instances_run(&shoal, 1, "v1", 4).await;
+    let out = cli_on(&more, &["apply"]).await;
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("No changes"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_and_rollback_to_work_after_a_restart() {
+    let mut shoal = Shoal::start("history", &web("v1", "", ROLLING)).await;
+    shoal.wait_healthy("web", 3, Duration::from_secs(30)).await;
+    // GitOps: the file itself moves to v2 and is applied.
+    std::fs::write(
+        &shoal.spec,
+        std::fs::read_to_string(shoal.spec_variant("v2.toml", &web("v2", "", ROLLING))).unwrap(),
+    )
+    .unwrap();
+    let spec = shoal.spec.clone();
+    let out = cli_on(&spec, &["apply"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+
+    assert_eq!(shoal.terminate(Duration::from_secs(30)), Some(0));
+    shoal.relaunch().await;
+    shoal.wait_healthy("web", 3, Duration::from_secs(30)).await;
+    all_instances_run(&shoal, 2, "v2", 3).await;
+    let out = shoal.cli(&["history", "web"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        table.contains("superseded") && table.contains("2 *"),
+        "{table}"
+    );
+    assert!(
+        !table.contains("v1") && !table.contains("v2"),
+        "env values never shown: {table}"
+    );
+
+    let load = Load::start(shoal.gateway, "/instance", 10);
+    let out = shoal.cli(&["rollback", "web", "--to", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    wait_for(&shoal, "the rollback", Duration::from_secs(60), |s| {
+        finished(s, 1, "rolled_back")
+    })
+    .await;
+    let report = load.stop().await;
+    assert_no_failures(&report);
+    all_instances_run(&shoal, 1, "v1", 3).await;
+
+    // The rollback survives a restart too (the file still says v2, as when it was applied).
+    assert_eq!(shoal.terminate(Duration::from_secs(30)), Some(0));
+    shoal.relaunch().await;
+    shoal.wait_healthy("web", 3, Duration::from_secs(30)).await;
+    all_instances_run(&shoal, 1, "v1", 3).await;
+    // Asking for what does not exist is bad input (2); asking what cannot be done now fails (1).
+    let out = shoal.cli(&["rollback", "web", "--to", "7"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no revision 7"),
+        "{}",
+        text(&out)
+    );
+    let out = shoal.cli(&["promote", "web"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no canary in progress"),
+        "{}",
+        text(&out)
+    );
+}
