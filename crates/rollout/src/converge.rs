@@ -146,7 +146,8 @@ pub fn progress(
 /// Judges a rollout to `target` that began at `started`: complete, failed (and why), or still
 /// progressing (and when a timer matures). A target instance that crashes, or that is not settled
 /// `healthy_deadline` after it was created, fails the rollout; so does no instance settling for
-/// `progress_deadline` (counted from the start or the last instance that settled).
+/// `progress_deadline` (counted from the start, the last instance that settled, or the newest
+/// instance still settling).
 pub fn judge(
     slots: &[SlotView],
     target: u64,
@@ -179,6 +180,9 @@ pub fn judge(
                 last_progress = last_progress.max(since + min_healthy);
             }
             ready => {
+                // A newly started instance is progress too (a canary that grows after waiting
+                // long for `promote` must not fail at once).
+                last_progress = last_progress.max(s.created);
                 let deadline = s.created + deploy.healthy_deadline;
                 if now >= deadline {
                     return Verdict::Failed(format!(

@@ -145,9 +145,9 @@ fn a_crash_of_a_new_instance_fails_the_rollout() {
 #[test]
 fn the_progress_deadline_counts_from_the_last_settled_instance() {
     let mut d = deploy(1, 0);
-    d.healthy_deadline = 1000 * S;
+    d.healthy_deadline = 2000 * S;
     d.progress_deadline = 1000 * S;
-    let slots = [slot(4, 2, 0, Some(50)), slot(5, 2, 60, None)];
+    let slots = [slot(4, 2, 0, Some(50)), slot(5, 2, 40, None)];
     // Settled at 55, so the deadline is 1055, not 1000.
     assert!(matches!(
         judge(&slots, 2, 2, &d, Duration::ZERO, 1054 * S),
@@ -176,4 +176,17 @@ fn progress_counts_updated_new_and_old() {
             desired: 2
         }
     );
+}
+
+#[test]
+fn a_new_instance_restarts_the_progress_clock() {
+    let mut d = deploy(1, 0);
+    d.healthy_deadline = 30 * S;
+    d.progress_deadline = 60 * S;
+    // Settled at 15; a second one started at 500 (the count grew after a long pause).
+    let slots = [slot(4, 2, 0, Some(10)), slot(5, 2, 500, None)];
+    assert!(matches!(
+        judge(&slots, 2, 2, &d, Duration::ZERO, 510 * S),
+        Verdict::Progressing { .. }
+    ));
 }

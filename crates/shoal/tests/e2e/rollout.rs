@@ -465,3 +465,97 @@ async fn history_and_rollback_to_work_after_a_restart() {
         text(&out)
     );
 }
+
+/// Instances of each revision (any state but stopping).
+async fn by_revision(shoal: &Shoal) -> std::collections::BTreeMap<u64, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for i in shoal.instances("web").await {
+        if i["state"] != "draining" && i["state"] != "stopped" {
+            *counts.entry(i["revision"].as_u64().unwrap()).or_default() += 1;
+        }
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_runs_its_weight_of_the_desired_count_as_the_count_changes() {
+    let canary = CANARY.replace("steps = [{ weight = 10 }]", "steps = [{ weight = 50 }]");
+    let web = |version: &str| {
+        taskboard_service(
+            "web",
+            4,
+            8,
+            &format!("env = {{ APP_VERSION = \"{version}\" }}\nslow_start = \"0s\"\n{canary}"),
+        )
+    };
+    let shoal = Shoal::start("canary-scale", &web("v1")).await;
+    shoal.wait_healthy("web", 4, Duration::from_secs(30)).await;
+    let out = cli_on(
+        &shoal.spec_variant("v2.toml", &web("v2")),
+        &["apply", "--detach"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    // max(1, round(weight × desired)) canary instances beside the desired stable ones.
+    for (desired, canary, stable) in [(4u32, 2usize, 4usize), (2, 1, 2), (6, 3, 6)] {
+        if desired != 4 {
+            let out = shoal.cli(&["scale", "web", &desired.to_string()]);
+            assert!(out.status.success(), "{}", text(&out));
+        }
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            let counts = by_revision(&shoal).await;
+            if counts.get(&2) == Some(&canary) && counts.get(&1) == Some(&stable) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "desired {desired}: want {canary} canary + {stable} stable, have {counts:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(service(&shoal).await["rollout"]["canary_weight"], 50);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_following_and_the_rollout_goes_on() {
+    let slow = ROLLING.replace("min_healthy_time = \"1s\"", "min_healthy_time = \"3s\"");
+    let shoal = Shoal::start("ctrl-c", &web("v1", "", &slow)).await;
+    shoal.wait_healthy("web", 3, Duration::from_secs(30)).await;
+    let v2 = shoal.spec_variant("v2.toml", &web("v2", "", &slow));
+    let apply = std::process::Command::new(shoal_bin())
+        .args(["apply", "-f"])
+        .arg(&v2)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(
+        &shoal,
+        "the rollout to start",
+        Duration::from_secs(20),
+        |s| !s["rollout"].is_null(),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    signal(apply.id(), "INT");
+    let out = tokio::task::spawn_blocking(move || apply.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the rollout goes on in shoal"),
+        "{}",
+        text(&out)
+    );
+    assert!(!service(&shoal).await["rollout"].is_null(), "still rolling");
+    wait_for(
+        &shoal,
+        "the rollout to finish",
+        Duration::from_secs(60),
+        |s| finished(s, 2, "complete"),
+    )
+    .await;
+    all_instances_run(&shoal, 2, "v2", 3).await;
+}
