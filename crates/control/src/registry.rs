@@ -126,6 +126,8 @@ pub struct RolloutStatus {
     pub updated: u32,
     /// Instances of the new revision.
     pub new: u32,
+    /// Instances of the new revision that are healthy now.
+    pub healthy: u32,
     /// Instances of other revisions.
     pub old: u32,
     /// Instances wanted.

@@ -423,6 +423,7 @@ impl Rollout {
             phase,
             updated: p.updated,
             new: p.new,
+            healthy: p.healthy,
             old: p.old,
             desired: p.desired,
             canary_weight: None,

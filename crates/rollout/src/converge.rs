@@ -53,6 +53,8 @@ pub struct Progress {
     pub updated: u32,
     /// Instances of the target revision (any state).
     pub new: u32,
+    /// Instances of the target revision that are healthy now.
+    pub healthy: u32,
     /// Instances of other revisions still running.
     pub old: u32,
     /// Instances wanted.
@@ -138,6 +140,7 @@ pub fn progress(
             .filter(|s| s.settled(deploy.min_healthy_time, now))
             .count() as u32,
         new: new.len() as u32,
+        healthy: new.iter().filter(|s| s.ready_since.is_some()).count() as u32,
         old: (slots.len() - new.len()) as u32,
         desired: want,
     }

@@ -172,6 +172,7 @@ fn progress_counts_updated_new_and_old() {
         Progress {
             updated: 1,
             new: 2,
+            healthy: 1,
             old: 1,
             desired: 2
         }

@@ -139,13 +139,14 @@ async fn follow(admin: &Admin, rollouts: &[(String, u64)], output: Output) -> Re
 /// One line for a rollout in progress: `revision 2 (from 1) rolling: 1/3 updated · 2 new · 2 old`.
 pub fn progress_line(r: &Value) -> String {
     let mut line = format!(
-        "revision {} (from {}) {}: {}/{} updated · {} new · {} old",
+        "revision {} (from {}) {}: {}/{} updated · {} new ({} healthy) · {} old",
         r["revision"],
         r["from"],
         r["phase"].as_str().unwrap_or("?"),
         r["updated"],
         r["desired"],
         r["new"],
+        r["healthy"],
         r["old"]
     );
     if let Some(w) = r["canary_weight"].as_u64() {

@@ -559,3 +559,98 @@ async fn ctrl_c_stops_following_and_the_rollout_goes_on() {
     .await;
     all_instances_run(&shoal, 2, "v2", 3).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_adds_and_removes_services() {
+    let shoal = Shoal::start("apply-services", &web("v1", "", ROLLING)).await;
+    shoal.wait_healthy("web", 3, Duration::from_secs(30)).await;
+    let api = r#"
+[services.api]
+command = ["{taskboard}", "--port", "{port}", "--db", "{dir}/api.db"]
+route = "/api"
+instances = { min = 1, desired = 2, max = 3 }
+health = { path = "/health", interval = "300ms", timeout = "250ms" }
+env = { APP_VERSION = "api-v1" }
+"#;
+    let both = shoal.spec_variant("both.toml", &format!("{}{api}", web("v1", "", ROLLING)));
+    let out = cli_on(&both, &["apply"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("+ api"),
+        "{}",
+        text(&out)
+    );
+    shoal.wait_healthy("api", 2, Duration::from_secs(30)).await;
+    let (code, body) = http_get(shoal.gateway, "/api/tasks").await.unwrap();
+    assert_eq!(code, 200, "{body}");
+
+    // Back to the first file: api drains and goes; web is untouched.
+    let web_pids: Vec<Value> = shoal
+        .instances("web")
+        .await
+        .iter()
+        .map(|i| i["pid"].clone())
+        .collect();
+    let out = cli_on(&shoal.spec, &["apply"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("- api"),
+        "{}",
+        text(&out)
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let names: Vec<Value> = shoal.status().await["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].clone())
+            .collect();
+        if names == ["web"] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "api still listed: {names:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (code, _) = http_get(shoal.gateway, "/api/tasks").await.unwrap();
+    assert_eq!(code, 200, "/api/tasks now falls to web's / route");
+    let now: Vec<Value> = shoal
+        .instances("web")
+        .await
+        .iter()
+        .map(|i| i["pid"].clone())
+        .collect();
+    assert_eq!(now, web_pids);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_with_timed_pauses_promotes_itself_after_its_last_step() {
+    let timed = CANARY.replace(
+        "steps = [{ weight = 10 }]",
+        r#"steps = [{ weight = 20, pause = "2s" }, { weight = 50, pause = "2s" }]"#,
+    );
+    let shoal = Shoal::start("canary-timed", &web("v1", "", &timed)).await;
+    shoal.wait_healthy("web", 3, Duration::from_secs(30)).await;
+    let load = Load::start(shoal.gateway, "/instance", 10);
+    let out = cli_on(
+        &shoal.spec_variant("v2.toml", &web("v2", "", &timed)),
+        &["apply"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("step 1/2 at 20 %"), "{stdout}");
+    assert!(stdout.contains("step 2/2 at 50 %"), "{stdout}");
+    assert!(stdout.contains("revision 2 complete"), "{stdout}");
+    let report = load.stop().await;
+    assert_no_failures(&report);
+    all_instances_run(&shoal, 2, "v2", 3).await;
+    let events = shoal.events().await;
+    assert!(
+        events.iter().any(|e| e["message"]
+            .as_str()
+            .unwrap()
+            .contains("canary revision 2 promoted")),
+        "{events:#?}"
+    );
+}
