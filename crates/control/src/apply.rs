@@ -50,7 +50,7 @@ impl Controller {
     /// Moves the running system to `next` (or, with `dry_run`, only says what would change).
     pub async fn apply(&self, next: Spec, dry_run: bool) -> Result<ApplyOutcome, ApplyRefused> {
         let _one_at_a_time = self.applying.lock().await;
-        let running = self.spec();
+        let running = self.running_spec();
         let plan = plan(&running, &next);
         let rendered = plan.render();
         if !plan.needs_restart.is_empty() {
@@ -107,6 +107,24 @@ impl Controller {
             applied: true,
             rollouts,
         })
+    }
+
+    /// The spec as it runs: the last applied file, with each service's launch fields those of
+    /// the revision its instances run (after a rollback or a revert that is not what the file
+    /// says, and applying the file again must roll it out again).
+    fn running_spec(&self) -> Spec {
+        let mut spec = self.spec();
+        let history = self.ctx.history.lock().unwrap_or_else(|e| e.into_inner());
+        for (name, svc) in spec.services.iter_mut() {
+            if let Some(template) = history
+                .services
+                .get(name)
+                .and_then(|h| h.running_template())
+            {
+                template.apply_to(svc);
+            }
+        }
+        spec
     }
 
     /// Applies a changed service: count and bounds here, the rest in its loop.

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::instance::{run_slot, Revision};
-use crate::revisions::Template;
+use crate::revisions::{RevisionStatus, Template};
 use crate::rollout_run::{Rollout, Tick};
 use crate::{Context, ControlError};
 
@@ -121,7 +121,7 @@ impl ServiceLoop {
             tokio::select! {
                 _ = desired.changed() => {}
                 _ = closing.changed() => {}
-                Some(command) = commands.recv() => self.handle(command, *desired.borrow()),
+                Some(command) = commands.recv() => self.handle(command),
                 _ = tokio::time::sleep(LOOK_EVERY) => {}
             }
         }
@@ -221,10 +221,10 @@ impl ServiceLoop {
             .set_rollout(&name, self.stable.number, status);
     }
 
-    fn handle(&mut self, command: Command, want: u32) {
+    fn handle(&mut self, command: Command) {
         match command {
             Command::Update { spec, reply } => {
-                let started = self.update(spec, want);
+                let started = self.update(spec);
                 let _ = reply.send(started);
             }
             Command::Promote { how, reply } => {
@@ -244,7 +244,7 @@ impl ServiceLoop {
     }
 
     /// Takes a new spec: the settings slots read change at once; a new template starts a rollout.
-    fn update(&mut self, spec: Arc<ServiceSpec>, _want: u32) -> Option<u64> {
+    fn update(&mut self, spec: Arc<ServiceSpec>) -> Option<u64> {
         let template = Template::of(&spec);
         self.config.send_replace(Arc::clone(&spec));
         let current = self
@@ -258,18 +258,20 @@ impl ServiceLoop {
             h.revision_for(&template, "applied from the spec file")
         });
         let target = Arc::new(Revision { number, template });
-        self.begin(target, "apply", false);
-        Some(number)
+        self.begin(target, "apply", false).then_some(number)
     }
 
     /// Starts a rollout to `target`, replacing any in progress (its instances are replaced like
-    /// any other old ones).
-    pub(crate) fn begin(&mut self, target: Arc<Revision>, cause: &str, revert: bool) {
+    /// any other old ones). False when there is nothing to roll out (every instance already runs
+    /// the active revision `target`).
+    pub(crate) fn begin(&mut self, target: Arc<Revision>, cause: &str, revert: bool) -> bool {
         let name = self.name();
         if let Some(previous) = self.rollout.take() {
             previous.abandon(
                 self,
                 &format!("superseded by a rollout of revision {}", target.number),
+                RevisionStatus::Superseded,
+                "superseded",
             );
         }
         if target.number == self.stable.number
@@ -278,7 +280,7 @@ impl ServiceLoop {
                 .values()
                 .all(|s| s.revision.number == target.number)
         {
-            return;
+            return false;
         }
         let spec = self.spec();
         let now = self.now();
@@ -287,7 +289,7 @@ impl ServiceLoop {
             h.pending = Some(rollout.target.number);
             h.mark(
                 rollout.target.number,
-                crate::revisions::RevisionStatus::RollingOut,
+                RevisionStatus::RollingOut,
                 format!("rolling out ({cause})"),
             );
         });
@@ -308,6 +310,7 @@ impl ServiceLoop {
             ),
         );
         self.rollout = Some(rollout);
+        true
     }
 
     fn rollback(&mut self, to: Option<u64>) -> Result<String, ControlError> {
@@ -315,7 +318,12 @@ impl ServiceLoop {
         if let Some(rollout) = self.rollout.take() {
             if to.is_none() || to == Some(self.stable.number) {
                 let target = rollout.target.number;
-                rollout.abandon(self, "rolled back by request");
+                rollout.abandon(
+                    self,
+                    "rolled back by request",
+                    RevisionStatus::Failed,
+                    "rolled_back",
+                );
                 let stable = Arc::clone(&self.stable);
                 self.begin(stable, "rollback by request", true);
                 return Ok(format!(

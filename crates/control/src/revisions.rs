@@ -43,6 +43,16 @@ impl Template {
         }
     }
 
+    /// `spec` with its launch fields replaced by this template's: the spec as it runs.
+    pub fn apply_to(&self, spec: &mut ServiceSpec) {
+        spec.command = self.command.clone();
+        spec.program = self.program.clone();
+        spec.workdir = self.workdir.clone();
+        spec.env = self.env.clone();
+        spec.resources.cpu = self.cpu;
+        spec.resources.memory = self.memory;
+    }
+
     /// argv for one instance's port.
     pub fn argv_for_port(&self, port: u16) -> Vec<String> {
         shoal_spec::argv_with_port(&self.command, port)
@@ -186,21 +196,20 @@ impl ServiceHistory {
         self.mark(number, RevisionStatus::Active, note);
     }
 
-    /// The newest revision before the active one that is not failed: `rollback`'s default.
+    /// The newest revision older than the active one that did not fail: `rollback`'s default.
+    /// Never a newer one (going forward again takes `--to`).
     pub fn previous(&self) -> Option<u64> {
         self.revisions
             .iter()
-            .rev()
-            .filter(|r| r.number != self.active && r.status != RevisionStatus::Failed)
+            .filter(|r| r.number < self.active && r.status != RevisionStatus::Failed)
             .map(|r| r.number)
-            .next()
-            .or_else(|| {
-                self.revisions
-                    .iter()
-                    .rev()
-                    .map(|r| r.number)
-                    .find(|n| *n != self.active)
-            })
+            .max()
+    }
+
+    /// The template instances run (or are being rolled out to).
+    pub fn running_template(&self) -> Option<&Template> {
+        self.get(self.pending.unwrap_or(self.active))
+            .map(|r| &r.template)
     }
 }
 
@@ -302,6 +311,9 @@ mod tests {
         web.activate(2, "rolled out");
         assert_eq!(web.get(1).unwrap().status, RevisionStatus::Superseded);
         assert_eq!(web.previous(), Some(1));
+        // After going back to 1, "previous" never means the newer 2.
+        web.activate(1, "rolled back");
+        assert_eq!(web.previous(), None);
     }
 
     #[test]

@@ -64,7 +64,8 @@ impl Rollout {
         now: Duration,
     ) -> Self {
         let canary = match &spec.deploy.strategy {
-            Strategy::Canary(c) if !revert => {
+            // A canary needs two revisions: going back, or "rolling out" the active one, is rolling.
+            Strategy::Canary(c) if !revert && target.number != lp.stable.number => {
                 let canary_stats = Arc::new(ServiceStats::default());
                 let stable_stats = Arc::new(ServiceStats::default());
                 let pin_header = http::HeaderName::from_bytes(c.pin_header.as_bytes())
@@ -155,14 +156,21 @@ impl Rollout {
                 })
             }
             None => Err(format!(
-                "revision {} is rolling out without a canary; nothing to promote",
+                "no canary in progress: revision {} rolls out with the rolling rules; nothing to promote",
                 self.target.number
             )),
         }
     }
 
-    /// Gives the rollout up (replaced by another, or rolled back by request).
-    pub(crate) fn abandon(self, lp: &ServiceLoop, why: &str) {
+    /// Gives the rollout up (replaced by another, or rolled back by request); the target's
+    /// history entry gets `status`, the outcome `result`.
+    pub(crate) fn abandon(
+        self,
+        lp: &ServiceLoop,
+        why: &str,
+        status: RevisionStatus,
+        result: &'static str,
+    ) {
         let name = lp.name();
         if self.canary.is_some() {
             lp.ctx.registry.set_split(&name, None);
@@ -170,13 +178,12 @@ impl Rollout {
         if self.target.number != lp.stable.number {
             lp.ctx.with_history(&name, |h| {
                 h.pending = None;
-                h.mark(self.target.number, RevisionStatus::Failed, why);
+                h.mark(self.target.number, status, why);
             });
         }
-        lp.ctx.registry.set_outcome(
-            &name,
-            outcome(self.target.number, "rolled_back", why.to_string()),
-        );
+        lp.ctx
+            .registry
+            .set_outcome(&name, outcome(self.target.number, result, why.to_string()));
         lp.ctx.registry.event(
             &name,
             None,
@@ -220,7 +227,7 @@ impl Rollout {
         let name = lp.name();
         let number = self.target.number;
         let note = match self.complete_as {
-            Some("rolled_back") => format!("rolled back to (from revision {})", self.from),
+            Some("rolled_back") => format!("active again: rolled back from revision {}", self.from),
             None => format!("reverted to after revision {} failed", self.from),
             _ => "rolled out".to_string(),
         };

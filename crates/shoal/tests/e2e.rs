@@ -7,6 +7,7 @@ mod e2e {
     mod admin;
     mod autoscale;
     mod balancing;
+    mod example_canary;
     mod foreign;
     mod lifecycle;
     mod rollout;

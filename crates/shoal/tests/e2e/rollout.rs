@@ -2,7 +2,6 @@
 //! that rolls a bad canary back, a revision that never gets healthy reverted, and history that
 //! survives a restart. Every client request must succeed unless a test says otherwise.
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -40,92 +39,6 @@ fn web(version: &str, extra_env: &str, deploy: &str) -> String {
     )
 }
 
-/// Runs a CLI verb on a spec file (it may block for a while) without holding up the runtime.
-async fn cli_on(spec: &Path, args: &[&str]) -> std::process::Output {
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let spec = spec.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(shoal_bin())
-            .args(&args)
-            .arg("-f")
-            .arg(&spec)
-            .env_remove("SHOAL_ADDR")
-            .env_remove("SHOAL_TOKEN")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
-}
-
-/// A GET with one extra header, over a fresh connection; returns the raw response.
-async fn get_with_header(addr: std::net::SocketAddr, path: &str, header: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req =
-        format!("GET {path} HTTP/1.1\r\nHost: shoal.test\r\n{header}\r\nConnection: close\r\n\r\n");
-    stream.write_all(req.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    stream.read_to_end(&mut out).await.unwrap();
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-async fn service(shoal: &Shoal) -> Value {
-    shoal.status().await["services"][0].clone()
-}
-
-/// Waits until `check` holds for the web service's status.
-async fn wait_for(shoal: &Shoal, what: &str, limit: Duration, check: impl Fn(&Value) -> bool) {
-    let deadline = Instant::now() + limit;
-    loop {
-        let s = service(shoal).await;
-        if check(&s) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; status: {s:#}\n{}",
-            shoal.log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Every instance runs `revision`, and each one's own `/instance` says `version`.
-async fn all_instances_run(shoal: &Shoal, revision: u64, version: &str, count: usize) {
-    let instances = shoal.instances("web").await;
-    assert_eq!(instances.len(), count, "{instances:#?}");
-    for i in instances {
-        assert_eq!(i["revision"], revision, "{i:#}");
-        let port = i["port"].as_u64().unwrap() as u16;
-        let addr = format!("127.0.0.1:{port}").parse().unwrap();
-        let (code, body) = http_get(addr, "/instance").await.unwrap();
-        assert_eq!(code, 200);
-        let v: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(v["version"], version, "{body}");
-        assert_eq!(v["revision"], revision.to_string(), "{body}");
-    }
-}
-
-/// Every client request succeeded (else the first few failures are shown).
-fn assert_no_failures(report: &LoadReport) {
-    assert!(
-        report.failures.is_empty(),
-        "{} failed, first: {:?}",
-        report.failures.len(),
-        &report.failures[..report.failures.len().min(5)]
-    );
-}
-
 fn finished(s: &Value, revision: u64, result: &str) -> bool {
     s["rollout"].is_null()
         && s["last_rollout"]["revision"] == revision
@@ -141,7 +54,7 @@ async fn rolling_update_under_load_fails_no_request_and_ends_on_the_new_revision
 
     let v2 = shoal.spec_variant("v2.toml", &web("v2", "", ROLLING));
     let started = Instant::now();
-    let out = cli_on(&v2, &["apply"]).await;
+    let out = shoal.cli_async(&v2, &["apply"]).await;
     let took = started.elapsed();
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -157,9 +70,9 @@ async fn rolling_update_under_load_fails_no_request_and_ends_on_the_new_revision
         report.failures.len(),
         report.versions
     );
-    assert_no_failures(&report);
+    assert_no_failures(&report.failures);
     assert!(report.versions.get("v2").copied().unwrap_or(0) > 100);
-    all_instances_run(&shoal, 2, "v2", 3).await;
+    shoal.all_instances_run("web", 2, "v2", 3).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -167,13 +80,14 @@ async fn a_canary_gets_its_weight_of_requests_and_promotion_fails_none() {
     let shoal = Shoal::start("canary", &web("v1", "", CANARY)).await;
     shoal.wait_healthy("web", 3, Duration::from_secs(30)).await;
     let v2 = shoal.spec_variant("v2.toml", &web("v2", "", CANARY));
-    let out = cli_on(&v2, &["apply", "--detach"]).await;
+    let out = shoal.cli_async(&v2, &["apply", "--detach"]).await;
     assert!(out.status.success(), "{}", text(&out));
-    wait_for(&shoal, "a healthy canary", Duration::from_secs(30), |s| {
-        s["rollout"]["phase"] == "canary" && s["rollout"]["updated"] == 1
-    })
-    .await;
-    let s = service(&shoal).await;
+    shoal
+        .wait_for("web", "a healthy canary", Duration::from_secs(30), |s| {
+            s["rollout"]["phase"] == "canary" && s["rollout"]["updated"] == 1
+        })
+        .await;
+    let s = shoal.service("web").await;
     assert_eq!(s["rollout"]["canary_weight"], 10);
     assert_eq!(s["rollout"]["message"], "waiting for `shoal promote web`");
     // `status` shows the rollout for people too.
@@ -208,17 +122,18 @@ async fn a_canary_gets_its_weight_of_requests_and_promotion_fails_none() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let out = shoal.cli(&["promote", "web", "--full"]);
     assert!(out.status.success(), "{}", text(&out));
-    wait_for(
-        &shoal,
-        "the promotion to finish",
-        Duration::from_secs(60),
-        |s| finished(s, 2, "complete"),
-    )
-    .await;
+    shoal
+        .wait_for(
+            "web",
+            "the promotion to finish",
+            Duration::from_secs(60),
+            |s| finished(s, 2, "complete"),
+        )
+        .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let report = load.stop().await;
-    assert_no_failures(&report);
-    all_instances_run(&shoal, 2, "v2", 3).await;
+    assert_no_failures(&report.failures);
+    shoal.all_instances_run("web", 2, "v2", 3).await;
     // After the promotion every answer comes from the new revision.
     let load = Load::start(shoal.gateway, "/instance", 4);
     while load.ok_so_far() < 200 {
@@ -234,33 +149,36 @@ async fn a_failing_canary_is_rolled_back_by_its_analysis() {
     shoal.wait_healthy("web", 3, Duration::from_secs(30)).await;
     let load = Load::start(shoal.gateway, "/instance", 20);
     let bad = shoal.spec_variant("v2.toml", &web("v2", ", FAIL_RATE = \"0.5\"", CANARY));
-    let out = cli_on(&bad, &["apply", "--detach"]).await;
+    let out = shoal.cli_async(&bad, &["apply", "--detach"]).await;
     assert!(out.status.success(), "{}", text(&out));
-    wait_for(&shoal, "a healthy canary", Duration::from_secs(30), |s| {
-        s["rollout"]["phase"] == "canary" && s["rollout"]["updated"] == 1
-    })
-    .await;
+    shoal
+        .wait_for("web", "a healthy canary", Duration::from_secs(30), |s| {
+            s["rollout"]["phase"] == "canary" && s["rollout"]["updated"] == 1
+        })
+        .await;
     let healthy_at = Instant::now();
-    wait_for(
-        &shoal,
-        "the canary to be rolled back",
-        Duration::from_secs(30),
-        |s| s["last_rollout"]["revision"] == 2 && s["last_rollout"]["result"] == "reverted",
-    )
-    .await;
+    shoal
+        .wait_for(
+            "web",
+            "the canary to be rolled back",
+            Duration::from_secs(30),
+            |s| s["last_rollout"]["revision"] == 2 && s["last_rollout"]["result"] == "reverted",
+        )
+        .await;
     let took = healthy_at.elapsed();
-    wait_for(
-        &shoal,
-        "the revert to finish",
-        Duration::from_secs(30),
-        |s| s["rollout"].is_null(),
-    )
-    .await;
+    shoal
+        .wait_for(
+            "web",
+            "the revert to finish",
+            Duration::from_secs(30),
+            |s| s["rollout"].is_null(),
+        )
+        .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let report = load.stop().await;
     let failed = report.failures.len() as f64;
     let share = failed / (failed + report.ok as f64);
-    let s = service(&shoal).await;
+    let s = shoal.service("web").await;
     println!(
         "bad canary rolled back {took:.1?} after it became healthy: {}; clients: {} ok, {} failed ({:.2} %)",
         s["last_rollout"]["message"],
@@ -286,7 +204,7 @@ async fn a_failing_canary_is_rolled_back_by_its_analysis() {
         "{:?}",
         report.failures
     );
-    all_instances_run(&shoal, 1, "v1", 3).await;
+    shoal.all_instances_run("web", 1, "v1", 3).await;
     let history = shoal.cli(&["history", "web", "-o", "json"]);
     let history: Value = serde_json::from_slice(&history.stdout).unwrap();
     assert_eq!(history["active"], 1);
@@ -312,7 +230,7 @@ progress_deadline = "6s"
             r#"command = ["/bin/sleep", "600"]"#,
         ),
     );
-    let out = cli_on(&broken, &["apply"]).await;
+    let out = shoal.cli_async(&broken, &["apply"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -321,8 +239,8 @@ progress_deadline = "6s"
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
     let report = load.stop().await;
-    assert_no_failures(&report);
-    all_instances_run(&shoal, 1, "v1", 3).await;
+    assert_no_failures(&report.failures);
+    shoal.all_instances_run("web", 1, "v1", 3).await;
     let events = shoal.events().await;
     assert!(
         events.iter().any(|e| e["kind"] == "rollout_failed"
@@ -352,7 +270,7 @@ async fn apply_twice_dry_run_and_a_bad_file_change_nothing() {
     );
 
     let v2 = shoal.spec_variant("v2.toml", &web("v2", "", ROLLING));
-    let out = cli_on(&v2, &["apply", "--dry-run"]).await;
+    let out = shoal.cli_async(&v2, &["apply", "--dry-run"]).await;
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -367,7 +285,7 @@ async fn apply_twice_dry_run_and_a_bad_file_change_nothing() {
             "min = 1, desired = 9, max = 6",
         ),
     );
-    let out = cli_on(&bad, &["apply"]).await;
+    let out = shoal.cli_async(&bad, &["apply"]).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("bad.toml:"),
@@ -376,17 +294,17 @@ async fn apply_twice_dry_run_and_a_bad_file_change_nothing() {
     );
 
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let s = service(&shoal).await;
+    let s = shoal.service("web").await;
     assert!(s["rollout"].is_null(), "{s:#}");
     assert_eq!(pids(shoal.instances("web").await), before);
-    all_instances_run(&shoal, 1, "v1", 3).await;
+    shoal.all_instances_run("web", 1, "v1", 3).await;
 
     // An in-place change: more instances of the same revision, no rollout.
     let more = shoal.spec_variant(
         "more.toml",
         &web("v1", "", ROLLING).replace("desired = 3", "desired = 4"),
     );
-    let out = cli_on(&more, &["apply"]).await;
+    let out = shoal.cli_async(&more, &["apply"]).await;
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("(in place)"),
@@ -394,8 +312,8 @@ async fn apply_twice_dry_run_and_a_bad_file_change_nothing() {
         text(&out)
     );
     shoal.wait_healthy("web", 4, Duration::from_secs(30)).await;
-    all_instances_run(&shoal, 1, "v1", 4).await;
-    let out = cli_on(&more, &["apply"]).await;
+    shoal.all_instances_run("web", 1, "v1", 4).await;
+    let out = shoal.cli_async(&more, &["apply"]).await;
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("No changes"),
         "{}",
@@ -414,13 +332,13 @@ async fn history_and_rollback_to_work_after_a_restart() {
     )
     .unwrap();
     let spec = shoal.spec.clone();
-    let out = cli_on(&spec, &["apply"]).await;
+    let out = shoal.cli_async(&spec, &["apply"]).await;
     assert!(out.status.success(), "{}", text(&out));
 
     assert_eq!(shoal.terminate(Duration::from_secs(30)), Some(0));
     shoal.relaunch().await;
     shoal.wait_healthy("web", 3, Duration::from_secs(30)).await;
-    all_instances_run(&shoal, 2, "v2", 3).await;
+    shoal.all_instances_run("web", 2, "v2", 3).await;
     let out = shoal.cli(&["history", "web"]);
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", text(&out));
@@ -436,19 +354,38 @@ async fn history_and_rollback_to_work_after_a_restart() {
     let load = Load::start(shoal.gateway, "/instance", 10);
     let out = shoal.cli(&["rollback", "web", "--to", "1"]);
     assert!(out.status.success(), "{}", text(&out));
-    wait_for(&shoal, "the rollback", Duration::from_secs(60), |s| {
-        finished(s, 1, "rolled_back")
-    })
-    .await;
+    shoal
+        .wait_for("web", "the rollback", Duration::from_secs(60), |s| {
+            finished(s, 1, "rolled_back")
+        })
+        .await;
     let report = load.stop().await;
-    assert_no_failures(&report);
-    all_instances_run(&shoal, 1, "v1", 3).await;
+    assert_no_failures(&report.failures);
+    shoal.all_instances_run("web", 1, "v1", 3).await;
 
     // The rollback survives a restart too (the file still says v2, as when it was applied).
     assert_eq!(shoal.terminate(Duration::from_secs(30)), Some(0));
     shoal.relaunch().await;
     shoal.wait_healthy("web", 3, Duration::from_secs(30)).await;
-    all_instances_run(&shoal, 1, "v1", 3).await;
+    shoal.all_instances_run("web", 1, "v1", 3).await;
+    // The file still says v2: applying it again rolls v2 out again (GitOps converges).
+    let spec = shoal.spec.clone();
+    let out = shoal.cli_async(&spec, &["apply"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("revision 2 complete"),
+        "{}",
+        text(&out)
+    );
+    shoal.all_instances_run("web", 2, "v2", 3).await;
+    // `rollback` without --to goes back (to 1), never forward.
+    let out = shoal.cli(&["rollback", "web"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("to revision 1"),
+        "{}",
+        text(&out)
+    );
+
     // Asking for what does not exist is bad input (2); asking what cannot be done now fails (1).
     let out = shoal.cli(&["rollback", "web", "--to", "7"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
@@ -490,11 +427,12 @@ async fn a_canary_runs_its_weight_of_the_desired_count_as_the_count_changes() {
     };
     let shoal = Shoal::start("canary-scale", &web("v1")).await;
     shoal.wait_healthy("web", 4, Duration::from_secs(30)).await;
-    let out = cli_on(
-        &shoal.spec_variant("v2.toml", &web("v2")),
-        &["apply", "--detach"],
-    )
-    .await;
+    let out = shoal
+        .cli_async(
+            &shoal.spec_variant("v2.toml", &web("v2")),
+            &["apply", "--detach"],
+        )
+        .await;
     assert!(out.status.success(), "{}", text(&out));
     // max(1, round(weight × desired)) canary instances beside the desired stable ones.
     for (desired, canary, stable) in [(4u32, 2usize, 4usize), (2, 1, 2), (6, 3, 6)] {
@@ -514,7 +452,7 @@ async fn a_canary_runs_its_weight_of_the_desired_count_as_the_count_changes() {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        assert_eq!(service(&shoal).await["rollout"]["canary_weight"], 50);
+        assert_eq!(shoal.service("web").await["rollout"]["canary_weight"], 50);
     }
 }
 
@@ -531,13 +469,14 @@ async fn ctrl_c_stops_following_and_the_rollout_goes_on() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for(
-        &shoal,
-        "the rollout to start",
-        Duration::from_secs(20),
-        |s| !s["rollout"].is_null(),
-    )
-    .await;
+    shoal
+        .wait_for(
+            "web",
+            "the rollout to start",
+            Duration::from_secs(20),
+            |s| !s["rollout"].is_null(),
+        )
+        .await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     signal(apply.id(), "INT");
     let out = tokio::task::spawn_blocking(move || apply.wait_with_output().unwrap())
@@ -549,15 +488,19 @@ async fn ctrl_c_stops_following_and_the_rollout_goes_on() {
         "{}",
         text(&out)
     );
-    assert!(!service(&shoal).await["rollout"].is_null(), "still rolling");
-    wait_for(
-        &shoal,
-        "the rollout to finish",
-        Duration::from_secs(60),
-        |s| finished(s, 2, "complete"),
-    )
-    .await;
-    all_instances_run(&shoal, 2, "v2", 3).await;
+    assert!(
+        !shoal.service("web").await["rollout"].is_null(),
+        "still rolling"
+    );
+    shoal
+        .wait_for(
+            "web",
+            "the rollout to finish",
+            Duration::from_secs(60),
+            |s| finished(s, 2, "complete"),
+        )
+        .await;
+    shoal.all_instances_run("web", 2, "v2", 3).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -573,7 +516,7 @@ health = { path = "/health", interval = "300ms", timeout = "250ms" }
 env = { APP_VERSION = "api-v1" }
 "#;
     let both = shoal.spec_variant("both.toml", &format!("{}{api}", web("v1", "", ROLLING)));
-    let out = cli_on(&both, &["apply"]).await;
+    let out = shoal.cli_async(&both, &["apply"]).await;
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("+ api"),
@@ -591,7 +534,7 @@ env = { APP_VERSION = "api-v1" }
         .iter()
         .map(|i| i["pid"].clone())
         .collect();
-    let out = cli_on(&shoal.spec, &["apply"]).await;
+    let out = shoal.cli_async(&shoal.spec, &["apply"]).await;
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("- api"),
@@ -632,19 +575,20 @@ async fn a_canary_with_timed_pauses_promotes_itself_after_its_last_step() {
     let shoal = Shoal::start("canary-timed", &web("v1", "", &timed)).await;
     shoal.wait_healthy("web", 3, Duration::from_secs(30)).await;
     let load = Load::start(shoal.gateway, "/instance", 10);
-    let out = cli_on(
-        &shoal.spec_variant("v2.toml", &web("v2", "", &timed)),
-        &["apply"],
-    )
-    .await;
+    let out = shoal
+        .cli_async(
+            &shoal.spec_variant("v2.toml", &web("v2", "", &timed)),
+            &["apply"],
+        )
+        .await;
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("step 1/2 at 20 %"), "{stdout}");
     assert!(stdout.contains("step 2/2 at 50 %"), "{stdout}");
     assert!(stdout.contains("revision 2 complete"), "{stdout}");
     let report = load.stop().await;
-    assert_no_failures(&report);
-    all_instances_run(&shoal, 2, "v2", 3).await;
+    assert_no_failures(&report.failures);
+    shoal.all_instances_run("web", 2, "v2", 3).await;
     let events = shoal.events().await;
     assert!(
         events.iter().any(|e| e["message"]

@@ -106,6 +106,17 @@ impl Shoal {
             ),
         )
         .unwrap();
+        Shoal::launch(dir, spec, gateway, admin).await
+    }
+
+    /// Starts `shoal up -f spec` on a spec already written in `dir` (whose listen addresses are
+    /// `gateway` and `admin`). Returns once the admin API answers; `dir` is removed on drop.
+    pub async fn launch(
+        dir: PathBuf,
+        spec: PathBuf,
+        gateway: SocketAddr,
+        admin: SocketAddr,
+    ) -> Shoal {
         let log = std::fs::File::create(dir.join("shoal-up.log")).unwrap();
         let child = Command::new(shoal_bin())
             .args(["up", "-f"])
@@ -194,6 +205,76 @@ impl Shoal {
             .env_remove("SHOAL_TOKEN")
             .output()
             .unwrap()
+    }
+
+    /// Runs a CLI verb with `-f spec` (it may block for a while, e.g. `apply` following a
+    /// rollout) without holding up the test's runtime.
+    pub async fn cli_async(&self, spec: &Path, args: &[&str]) -> Output {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let spec = spec.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            Command::new(shoal_bin())
+                .args(&args)
+                .arg("-f")
+                .arg(&spec)
+                .env_remove("SHOAL_ADDR")
+                .env_remove("SHOAL_TOKEN")
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    }
+
+    /// One service's status.
+    pub async fn service(&self, name: &str) -> Value {
+        let status = self.status().await;
+        status["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no service {name} in {status:#}"))
+            .clone()
+    }
+
+    /// Waits until `check` holds for a service's status.
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        what: &str,
+        limit: Duration,
+        check: impl Fn(&Value) -> bool,
+    ) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let s = self.service(name).await;
+            if check(&s) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; {name}: {s:#}\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Every instance of `name` runs `revision`, and each one's own `/instance` says `version`.
+    pub async fn all_instances_run(&self, name: &str, revision: u64, version: &str, count: usize) {
+        let instances = self.instances(name).await;
+        assert_eq!(instances.len(), count, "{instances:#?}");
+        for i in instances {
+            assert_eq!(i["revision"], revision, "{i:#}");
+            let port = i["port"].as_u64().unwrap() as u16;
+            let addr = format!("127.0.0.1:{port}").parse().unwrap();
+            let (code, body) = http_get(addr, "/instance").await.unwrap();
+            assert_eq!(code, 200, "{body}");
+            let v: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(v["version"], version, "{body}");
+            assert_eq!(v["revision"], revision.to_string(), "{body}");
+        }
     }
 
     /// Writes another spec next to this one, with the same `[gateway]`/`[admin]` and these
@@ -583,6 +664,16 @@ impl Load {
         }));
     }
 
+    /// Successful answers by reported version so far.
+    pub fn versions_so_far(&self) -> std::collections::BTreeMap<String, usize> {
+        self.versions.lock().unwrap().clone()
+    }
+
+    /// Failures so far.
+    pub fn failures_so_far(&self) -> Vec<String> {
+        self.failures.lock().unwrap().clone()
+    }
+
     /// Requests answered 2xx so far.
     pub fn ok_so_far(&self) -> usize {
         self.ok.load(Ordering::Relaxed)
@@ -628,4 +719,36 @@ stop = {{ drain = "10s", timeout = "5s" }}
 {extra}
 "#
     )
+}
+
+/// A command's exit code and output, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Every client request succeeded (else the first few failures are shown).
+pub fn assert_no_failures(failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{} failed, first: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+}
+
+/// A GET with one extra header line, over a fresh connection; returns the raw response.
+pub async fn get_with_header(addr: SocketAddr, path: &str, header: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let req =
+        format!("GET {path} HTTP/1.1\r\nHost: shoal.test\r\n{header}\r\nConnection: close\r\n\r\n");
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).await.unwrap();
+    String::from_utf8_lossy(&out).into_owned()
 }
