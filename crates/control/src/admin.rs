@@ -32,8 +32,11 @@ pub struct AdminState {
 /// The admin API's routes.
 pub fn router(state: AdminState) -> Router {
     Router::new()
-        .route("/", get(index))
+        .route("/v1", get(index))
         .route("/v1/status", get(status))
+        .route("/v1/stream", get(crate::stream::stream))
+        .route("/v1/discovery/prometheus", get(crate::metrics::discovery))
+        .route("/metrics", get(crate::metrics::metrics))
         .route("/v1/events", get(events))
         .route("/v1/services/{name}/scale", post(scale))
         .route("/v1/services/{name}/promote", post(promote))
@@ -41,6 +44,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/v1/services/{name}/history", get(history))
         .route("/v1/apply", post(apply))
         .route("/v1/shutdown", post(shutdown))
+        .merge(shoal_dashboard::router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state)
@@ -113,7 +117,11 @@ async fn index() -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         concat!(
             "shoal admin API\n\n",
+            "GET  /            the dashboard\n",
+            "GET  /metrics     Prometheus metrics\n",
             "GET  /v1/status\n",
+            "GET  /v1/stream   server-sent events: status every second, events as they happen\n",
+            "GET  /v1/discovery/prometheus   http_sd_configs targets\n",
             "GET  /v1/events?since=N&limit=N\n",
             "GET  /v1/services/{name}/history\n",
             "POST /v1/services/{name}/scale     {\"count\": N} or {\"delta\": N}\n",
@@ -129,7 +137,7 @@ async fn not_found(req: Request) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         format!("no such endpoint: {} {}", req.method(), req.uri().path()),
-        Some("GET / lists the endpoints"),
+        Some("GET /v1 lists the endpoints"),
     )
 }
 

@@ -6,12 +6,14 @@ mod apply;
 mod events;
 mod health;
 mod instance;
+mod metrics;
 mod observe;
 mod persist;
 mod reconcile;
 mod registry;
 mod revisions;
 mod rollout_run;
+mod stream;
 mod token;
 
 use std::collections::BTreeMap;
