@@ -7,9 +7,13 @@ mod e2e {
     mod admin;
     mod autoscale;
     mod balancing;
+    mod dashboard;
     mod example_canary;
     mod foreign;
     mod lifecycle;
+    mod logs;
+    mod metrics;
     mod rollout;
     mod spec_errors;
+    mod top;
 }
