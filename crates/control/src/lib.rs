@@ -9,6 +9,7 @@ mod instance;
 mod metrics;
 mod observe;
 mod persist;
+mod promql;
 mod reconcile;
 mod registry;
 mod revisions;

@@ -14,11 +14,14 @@ use shoal_spec::ServiceSpec;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::promql::PromClient;
 use crate::registry::{InstanceState, Traffic};
 use crate::Context;
 
 /// Observation period (the policy's tick).
 const TICK: Duration = Duration::from_secs(1);
+/// Longest wait for one Prometheus query (the tick is one second).
+const PROMETHEUS_TIMEOUT: Duration = Duration::from_millis(800);
 /// In-flight requests are sampled this often and averaged over the tick.
 const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
@@ -41,20 +44,9 @@ pub(crate) async fn run(
     };
     let mut policy = policy_for(&spec);
     let mut last_applied = *desired.borrow();
-    if let Some(auto) = &spec.autoscale {
-        if auto
-            .metrics
-            .iter()
-            .any(|m| matches!(m.metric, shoal_spec::Metric::Prometheus { .. }))
-        {
-            ctx.registry.event(
-                service,
-                None,
-                "warning",
-                format!("{service}: prometheus metrics are not queried yet; they count as missing and never change the count"),
-            );
-        }
-    }
+    let prometheus = PromClient::new();
+    // Queries that failed at the last tick (an event when one starts failing or recovers).
+    let mut failing: BTreeMap<String, String> = BTreeMap::new();
     // The starting count counts as a decision: no scale-down before traffic has had a chance.
     if let Some(policy) = policy.as_mut() {
         policy.reset(last_applied, Duration::ZERO);
@@ -137,7 +129,7 @@ pub(crate) async fn run(
             concurrency: Some(concurrency),
             rps: Some(delta.requests as f64 / elapsed),
             latency_p95_ms: latency.map(|l| l.p95.as_secs_f64() * 1000.0),
-            prometheus: BTreeMap::new(),
+            prometheus: query_prometheus(&ctx, service, &spec, &prometheus, &mut failing).await,
             last_request: stats
                 .last_request()
                 .map(|t| t.saturating_duration_since(epoch)),
@@ -166,6 +158,51 @@ pub(crate) async fn run(
             );
         }
     }
+}
+
+/// The value of each `metric = "prometheus"` query of the service, now. A query that fails is
+/// left out (the policy then holds the count for it) and reported once, as is its recovery.
+async fn query_prometheus(
+    ctx: &Context,
+    service: &str,
+    spec: &ServiceSpec,
+    client: &PromClient,
+    failing: &mut BTreeMap<String, String>,
+) -> BTreeMap<String, f64> {
+    let mut values = BTreeMap::new();
+    let Some(auto) = &spec.autoscale else {
+        return values;
+    };
+    for m in &auto.metrics {
+        let shoal_spec::Metric::Prometheus { url, query } = &m.metric else {
+            continue;
+        };
+        match client.query(url, query, PROMETHEUS_TIMEOUT).await {
+            Ok(v) => {
+                values.insert(query.clone(), v);
+                if failing.remove(query).is_some() {
+                    ctx.registry.event(
+                        service,
+                        None,
+                        "recovered",
+                        format!("{service}: prometheus query {query} has a value again ({v})"),
+                    );
+                }
+            }
+            Err(why) => {
+                if failing.get(query) != Some(&why) {
+                    ctx.registry.event(
+                        service,
+                        None,
+                        "warning",
+                        format!("{service}: prometheus query {query}: {why}; the count holds while it has no value"),
+                    );
+                    failing.insert(query.clone(), why);
+                }
+            }
+        }
+    }
+    values
 }
 
 /// The policy's view of each instance that is starting or serving.
