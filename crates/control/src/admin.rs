@@ -334,6 +334,9 @@ async fn apply(
             e.to_string(),
             Some("stop shoal (`shoal down`) and start it again with the new file"),
         )),
+        Err(e @ crate::ApplyRefused::StillStopping(_)) => {
+            Err(ApiError::new(StatusCode::CONFLICT, e.to_string(), None))
+        }
         Err(e) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             e.to_string(),

@@ -41,6 +41,11 @@ pub enum ApplyRefused {
     /// Some changes can only take effect when shoal restarts.
     #[error("these changes need a restart of `shoal up`, so nothing was applied:\n{0}")]
     NeedsRestart(String),
+    /// A service being added back is still draining from its removal.
+    #[error(
+        "{0} is still stopping after its removal; nothing was applied — apply again in a moment"
+    )]
+    StillStopping(String),
     /// shoal is shutting down.
     #[error("shoal is shutting down")]
     Stopping,
@@ -60,6 +65,21 @@ impl Controller {
                 .map(|f| format!("  {}: {} → {}", f.field, f.from, f.to))
                 .collect();
             return Err(ApplyRefused::NeedsRestart(lines.join("\n")));
+        }
+        // A service removed by an earlier apply may still be draining; adding it back now would
+        // mix its old instances with the new ones.
+        let still_stopping: Vec<String> = {
+            let mut retiring = self.retiring.lock().unwrap_or_else(|e| e.into_inner());
+            retiring.retain(|(_, task)| !task.is_finished());
+            plan.services
+                .iter()
+                .filter(|s| s.change == Change::Added)
+                .filter(|s| retiring.iter().any(|(name, _)| *name == s.name))
+                .map(|s| s.name.clone())
+                .collect()
+        };
+        if !still_stopping.is_empty() && !dry_run {
+            return Err(ApplyRefused::StillStopping(still_stopping.join(", ")));
         }
         if dry_run || plan.is_empty() {
             return Ok(ApplyOutcome {
@@ -189,6 +209,7 @@ impl Controller {
         );
         let registry = self.registry().clone();
         let name = name.to_string();
+        let name_for_list = name.clone();
         let task = tokio::spawn(async move {
             for t in handle.tasks {
                 let _ = t.await;
@@ -198,6 +219,6 @@ impl Controller {
         self.retiring
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(task);
+            .push((name_for_list, task));
     }
 }

@@ -151,7 +151,7 @@ pub struct Controller {
     ctx: Arc<Context>,
     services: Mutex<BTreeMap<String, ServiceHandle>>,
     /// Tasks of services removed by `apply`, still draining.
-    retiring: Mutex<Vec<JoinHandle<()>>>,
+    retiring: Mutex<Vec<(String, JoinHandle<()>)>>,
     saved: Mutex<SavedState>,
     /// Serialises `apply`s.
     applying: tokio::sync::Mutex<()>,
@@ -202,17 +202,25 @@ impl Controller {
         });
         // The revision to start with, and how its instances start: after a rollback that is not
         // what the spec file says.
-        let (revision, template) = {
+        let (revision, template, resume) = {
             let mut history = ctx.history.lock().unwrap_or_else(|e| e.into_inner());
-            let n = history.startup_revision(svc);
+            let (n, pending) = history.startup_revision(svc);
             if let Err(e) = history.save(&ctx.data_dir) {
                 tracing::warn!(error = %e, "could not save revisions.json");
             }
-            let template = history.services[&svc.name]
-                .get(n)
-                .map(|r| r.template.clone())
-                .unwrap_or_else(|| revisions::Template::of(svc));
-            (n, template)
+            let of = |n: u64| {
+                history.services[&svc.name]
+                    .get(n)
+                    .map(|r| r.template.clone())
+            };
+            let template = of(n).unwrap_or_else(|| revisions::Template::of(svc));
+            let resume = pending.and_then(|p| {
+                of(p).map(|template| instance::Revision {
+                    number: p,
+                    template,
+                })
+            });
+            (n, template, resume)
         };
         let stats = ctx.registry.add_service(svc, count, revision);
         let (desired_tx, desired_rx) = watch::channel(count);
@@ -227,7 +235,7 @@ impl Controller {
             desired_tx.clone(),
             closing_rx.clone(),
         )));
-        let service_loop = ServiceLoop::new(
+        let mut service_loop = ServiceLoop::new(
             Arc::clone(ctx),
             config,
             instance::Revision {
@@ -235,6 +243,7 @@ impl Controller {
                 template,
             },
         );
+        service_loop.resume = resume.map(Arc::new);
         tasks.push(tokio::spawn(service_loop.run(
             desired_rx,
             commands_rx,
@@ -393,7 +402,10 @@ impl Controller {
         let services =
             std::mem::take(&mut *self.services.lock().unwrap_or_else(|e| e.into_inner()));
         let mut tasks =
-            std::mem::take(&mut *self.retiring.lock().unwrap_or_else(|e| e.into_inner()));
+            std::mem::take(&mut *self.retiring.lock().unwrap_or_else(|e| e.into_inner()))
+                .into_iter()
+                .map(|(_, task)| task)
+                .collect::<Vec<_>>();
         for handle in services.into_values() {
             handle.closing.send_replace(true);
             tasks.extend(handle.tasks);

@@ -63,6 +63,11 @@ pub(crate) struct ServiceLoop {
     slots: BTreeMap<u32, Slot>,
     pub(crate) stable: Arc<Revision>,
     pub(crate) rollout: Option<Rollout>,
+    /// A canary revision given up without promotion: its instances are stopped at once.
+    pub(crate) discard: Option<u64>,
+    /// A rollout that was in progress when shoal stopped: begun again once the active revision
+    /// serves at its count (a restart never jumps straight to an unproven revision).
+    pub(crate) resume: Option<Arc<Revision>>,
     epoch: Instant,
 }
 
@@ -79,6 +84,8 @@ impl ServiceLoop {
             slots: BTreeMap::new(),
             stable: Arc::new(stable),
             rollout: None,
+            discard: None,
+            resume: None,
             epoch: Instant::now(),
         }
     }
@@ -118,10 +125,12 @@ impl ServiceLoop {
                 let want = *desired.borrow();
                 self.step(want);
             }
+            // Once closing, the senders may be gone (`changed` would return at once, forever):
+            // only the timer paces the reaping then.
             tokio::select! {
-                _ = desired.changed() => {}
-                _ = closing.changed() => {}
-                Some(command) = commands.recv() => self.handle(command),
+                _ = desired.changed(), if !closing_now => {}
+                _ = closing.changed(), if !closing_now => {}
+                Some(command) = commands.recv(), if !closing_now => self.handle(command),
                 _ = tokio::time::sleep(LOOK_EVERY) => {}
             }
         }
@@ -130,11 +139,24 @@ impl ServiceLoop {
     /// One look: advance the rollout (if any), then start and stop slots as it asks.
     fn step(&mut self, want: u32) {
         let now = self.now();
+        self.discard_abandoned();
         let views = self.views();
         let spec = self.spec();
+        if self.rollout.is_none() && self.resume.is_some() {
+            let settled = views
+                .iter()
+                .filter(|v| v.revision == self.stable.number && v.ready_since.is_some())
+                .count();
+            if settled >= want as usize {
+                let target = self.resume.take().expect("checked");
+                self.begin(target, "resumed after a restart of shoal", false);
+            }
+        }
         let step = match self.rollout.take() {
             None => converge(&views, self.stable.number, want, &spec.deploy, now),
-            Some(mut rollout) => match rollout.tick(self, &views, want, now) {
+            // A rollout proves its revision on at least one instance, even for a service scaled
+            // to zero (as Knative does for a new revision).
+            Some(mut rollout) => match rollout.tick(self, &views, want.max(1), now) {
                 Tick::Continue(step) => {
                     self.rollout = Some(rollout);
                     step
@@ -144,6 +166,28 @@ impl ServiceLoop {
         };
         self.carry_out(step);
         self.publish_status();
+    }
+
+    /// Stops the instances of a canary that ended without promotion (they run beside the
+    /// desired count, so they can go at once), and removes the split — kept at weight 0 until
+    /// then — once none is left.
+    fn discard_abandoned(&mut self) {
+        let Some(revision) = self.discard else {
+            return;
+        };
+        let mut left = false;
+        for slot in self.slots.values() {
+            if slot.revision.number == revision {
+                left = true;
+                let _ = slot.stop.send(true);
+            }
+        }
+        if !left {
+            self.discard = None;
+            if self.rollout.as_ref().is_none_or(|r| !r.is_canary()) {
+                self.ctx.registry.set_split(&self.name(), None);
+            }
+        }
     }
 
     /// Starts and stops slots.
@@ -189,13 +233,14 @@ impl ServiceLoop {
         }
     }
 
-    /// The slots that are not leaving, as the rollout policy sees them.
+    /// The slots that are not leaving (nor discarded), as the rollout policy sees them.
+    /// `restarts` counts the slot's whole life here; a rollout rebases it on its own start.
     pub(crate) fn views(&self) -> Vec<SlotView> {
         let name = self.name();
         let facts = self.ctx.registry.slot_facts(&name);
         self.slots
             .iter()
-            .filter(|(_, s)| !s.leaving())
+            .filter(|(_, s)| !s.leaving() && Some(s.revision.number) != self.discard)
             .map(|(n, s)| {
                 let f = facts.get(n);
                 SlotView {
@@ -206,6 +251,8 @@ impl ServiceLoop {
                     ready_since: f
                         .and_then(|f| f.ready_since)
                         .map(|t| t.saturating_duration_since(self.epoch)),
+                    serving: f.is_some_and(|f| f.serving),
+                    settled_before: false,
                     restarts: f.map_or(0, |f| f.restarts),
                     last_exit: f.and_then(|f| f.last_exit.clone()),
                 }
@@ -325,7 +372,12 @@ impl ServiceLoop {
                     "rolled_back",
                 );
                 let stable = Arc::clone(&self.stable);
-                self.begin(stable, "rollback by request", true);
+                // The outcome is recorded (for `target`); going back is its tail, like a revert.
+                if self.begin(stable, "revert", true) {
+                    if let Some(r) = self.rollout.as_mut() {
+                        r.set_from(target);
+                    }
+                }
                 return Ok(format!(
                     "{name}: rollout of revision {target} abandoned; back to revision {}",
                     self.stable.number

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use shoal_gateway::{
-    Backends, ColdStart, Endpoint, Gateway, Route, RoutingTable, ServiceStats, Split,
+    Backends, ColdStart, Endpoint, Gateway, ResponseCounts, Route, RoutingTable, ServiceStats,
+    Split,
 };
 use shoal_spec::{RouteSpec, ServiceSpec};
 use tokio::sync::watch;
@@ -97,7 +98,23 @@ pub(crate) struct ServiceRecord {
     pub(crate) rollout: Option<RolloutStatus>,
     /// How the last rollout ended.
     pub(crate) last_rollout: Option<RolloutOutcome>,
+    /// The last few outcomes, newest last (a follower finds its rollout's even after another).
+    pub(crate) recent_rollouts: std::collections::VecDeque<RolloutOutcome>,
+    /// Responses relayed from each revision's instances (`/metrics`), shared with their
+    /// endpoints; kept after the instances leave so the counters never go back.
+    pub(crate) responses: BTreeMap<u64, Arc<ResponseCounts>>,
+    /// Autoscaler decisions that raised the desired count (`/metrics`).
+    pub(crate) scale_ups: u64,
+    /// …and that lowered it.
+    pub(crate) scale_downs: u64,
 }
+
+/// Revisions whose response counts are kept once none of their instances is left: enough for
+/// any scrape to see their last increments, bounded however many rollouts a service goes through.
+const IDLE_REVISION_COUNTS_KEPT: usize = 8;
+
+/// Rollout outcomes kept per service for status.
+const RECENT_ROLLOUTS: usize = 8;
 
 /// How the gateway splits a service's traffic during a canary.
 #[derive(Clone)]
@@ -167,6 +184,8 @@ pub struct RolloutOutcome {
 pub(crate) struct SlotFacts {
     pub(crate) id: String,
     pub(crate) ready_since: Option<Instant>,
+    /// Routable now (healthy, or unhealthy while the service fails open).
+    pub(crate) serving: bool,
     pub(crate) restarts: u32,
     pub(crate) last_exit: Option<String>,
 }
@@ -237,6 +256,9 @@ pub struct ServiceStatus {
     /// How the last rollout ended.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_rollout: Option<RolloutOutcome>,
+    /// The last few rollout outcomes, newest last.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recent_rollouts: Vec<RolloutOutcome>,
     /// Instances by slot.
     pub instances: Vec<InstanceStatus>,
 }
@@ -323,6 +345,10 @@ impl Registry {
                 split: None,
                 rollout: None,
                 last_rollout: None,
+                recent_rollouts: std::collections::VecDeque::new(),
+                responses: BTreeMap::new(),
+                scale_ups: 0,
+                scale_downs: 0,
             },
         );
         self.publish();
@@ -367,6 +393,10 @@ impl Registry {
     /// Records how a rollout ended.
     pub(crate) fn set_outcome(&self, service: &str, outcome: RolloutOutcome) {
         if let Some(svc) = self.lock().services.get_mut(service) {
+            if svc.recent_rollouts.len() >= RECENT_ROLLOUTS {
+                svc.recent_rollouts.pop_front();
+            }
+            svc.recent_rollouts.push_back(outcome.clone());
             svc.last_rollout = Some(outcome);
         }
     }
@@ -387,6 +417,8 @@ impl Registry {
                             } else {
                                 None
                             },
+                            serving: r.state == InstanceState::Healthy
+                                || (s.fail_open && r.state == InstanceState::Unhealthy),
                             restarts: r.restarts,
                             last_exit: r.last_exit.clone(),
                         };
@@ -406,6 +438,13 @@ impl Registry {
     ) {
         let event = {
             let mut inner = self.lock();
+            if let Some(svc) = inner.services.get_mut(service) {
+                match kind {
+                    "scale_up" => svc.scale_ups += 1,
+                    "scale_down" => svc.scale_downs += 1,
+                    _ => {}
+                }
+            }
             inner.events.push(service, instance, kind, message)
         };
         tracing::debug!(target: "shoal::event", service = %event.service, kind = event.kind, "{}", event.message);
@@ -449,8 +488,26 @@ impl Registry {
                 memory_bytes: None,
             });
             f(rec);
+            // Before the endpoint is published: its responses count for its revision.
+            if let Some(endpoint) = &rec.endpoint {
+                if endpoint.response_counts().is_none() {
+                    let revision = rec.revision;
+                    let counts = svc.responses.entry(revision).or_default();
+                    endpoint.count_responses_in(Arc::clone(counts));
+                    forget_idle_revisions(svc);
+                }
+            }
         }
         self.publish();
+    }
+
+    /// Runs `f` on every service's record under the registry's lock, for `/metrics` (which
+    /// copies what it needs and renders after the lock is released).
+    pub(crate) fn with_services<T>(
+        &self,
+        f: impl FnOnce(&BTreeMap<String, ServiceRecord>) -> T,
+    ) -> T {
+        f(&self.lock().services)
     }
 
     /// Stores a service's traffic of the last second.
@@ -555,6 +612,7 @@ impl Registry {
                     revision: svc.revision,
                     rollout: svc.rollout.clone(),
                     last_rollout: svc.last_rollout.clone(),
+                    recent_rollouts: svc.recent_rollouts.iter().cloned().collect(),
                     instances: svc
                         .instances
                         .values()
@@ -665,6 +723,23 @@ impl Registry {
                 );
             }
         }
+    }
+}
+
+/// Drops the response counts of the oldest revisions that no instance runs any more, beyond
+/// [`IDLE_REVISION_COUNTS_KEPT`].
+fn forget_idle_revisions(svc: &mut ServiceRecord) {
+    let idle: Vec<u64> = svc
+        .responses
+        .keys()
+        .copied()
+        .filter(|rev| !svc.instances.values().any(|r| r.revision == *rev))
+        .collect();
+    for rev in idle
+        .iter()
+        .take(idle.len().saturating_sub(IDLE_REVISION_COUNTS_KEPT))
+    {
+        svc.responses.remove(rev);
     }
 }
 

@@ -165,8 +165,19 @@ impl ServiceHistory {
             note: note.to_string(),
         });
         if self.revisions.len() > KEEP {
-            let active = self.active;
-            if let Some(i) = self.revisions.iter().position(|r| r.number != active) {
+            // The oldest one nothing needs: not active, not being rolled out, not the default
+            // of `rollback`, not the one just made.
+            let keep = [
+                Some(self.active),
+                self.pending,
+                self.previous(),
+                Some(number),
+            ];
+            if let Some(i) = self
+                .revisions
+                .iter()
+                .position(|r| !keep.contains(&Some(r.number)))
+            {
                 self.revisions.remove(i);
             }
         }
@@ -253,24 +264,26 @@ impl History {
         std::fs::rename(tmp, path(data_dir))
     }
 
-    /// The revision a service starts with when shoal starts: the saved one while the spec file
-    /// still says what it said when last applied (a rollback survives a restart), else the
-    /// spec's own template (an existing revision if equal to one, else a new one).
-    pub fn startup_revision(&mut self, spec: &ServiceSpec) -> u64 {
+    /// The revision a service starts with when shoal starts, and a rollout to resume: while the
+    /// spec file still says what it said when last applied, the saved active revision (so a
+    /// rollback survives a restart) and the rollout that was in progress (it starts over, with
+    /// its health gates, rather than jumping to the new revision); else the spec's own template
+    /// (an existing revision if equal to one, else a new one).
+    pub fn startup_revision(&mut self, spec: &ServiceSpec) -> (u64, Option<u64>) {
         let template = Template::of(spec);
         let fp = template.fingerprint();
         let history = self.services.entry(spec.name.clone()).or_default();
-        if history.spec_fingerprint == fp {
-            let resume = history.pending.unwrap_or(history.active);
-            if history.get(resume).is_some() {
-                history.activate(resume, "running since shoal started");
-                return resume;
-            }
+        if history.spec_fingerprint == fp && history.get(history.active).is_some() {
+            let pending = history
+                .pending
+                .filter(|p| *p != history.active && history.get(*p).is_some());
+            history.pending = None;
+            return (history.active, pending);
         }
         let number = history.revision_for(&template, "from the spec file at startup");
         history.spec_fingerprint = fp;
         history.activate(number, "from the spec file at startup");
-        number
+        (number, None)
     }
 
     /// Records that the spec file now says `spec` (after `apply`).
@@ -304,7 +317,7 @@ mod tests {
     #[test]
     fn equal_templates_share_a_revision_and_changes_make_new_ones() {
         let mut h = History::default();
-        assert_eq!(h.startup_revision(&spec("v1")), 1);
+        assert_eq!(h.startup_revision(&spec("v1")), (1, None));
         let web = h.services.get_mut("web").unwrap();
         assert_eq!(web.revision_for(&Template::of(&spec("v2")), "apply"), 2);
         assert_eq!(web.revision_for(&Template::of(&spec("v1")), "apply"), 1);
@@ -330,12 +343,41 @@ mod tests {
         h.services.get_mut("web").unwrap().activate(1, "rollback");
         h.save(&dir).unwrap();
         let mut again = History::load(&dir);
-        assert_eq!(again.startup_revision(&spec("v2")), 1);
+        assert_eq!(again.startup_revision(&spec("v2")), (1, None));
+        // A rollout in progress at the restart is resumed, not jumped to.
+        again.services.get_mut("web").unwrap().pending = Some(2);
+        assert_eq!(again.startup_revision(&spec("v2")), (1, Some(2)));
         // The file moves on: it wins.
-        assert_eq!(again.startup_revision(&spec("v3")), 3);
+        assert_eq!(again.startup_revision(&spec("v3")), (3, None));
         let mode = std::fs::metadata(dir.join("revisions.json")).unwrap();
         use std::os::unix::fs::PermissionsExt as _;
         assert_eq!(mode.permissions().mode() & 0o777, 0o600);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod pruning {
+    use super::*;
+
+    #[test]
+    fn pruning_keeps_what_is_active_pending_or_the_rollback_default() {
+        let mut h = ServiceHistory::default();
+        let t = |n: u64| Template {
+            command: vec![format!("v{n}")],
+            program: PathBuf::from("/bin/true"),
+            workdir: PathBuf::from("/"),
+            env: BTreeMap::new(),
+            cpu: 1.0,
+            memory: None,
+        };
+        let one = h.revision_for(&t(1), "first");
+        h.activate(one, "good");
+        for n in 2..=(KEEP as u64 + 5) {
+            let r = h.revision_for(&t(n), "bad");
+            h.mark(r, RevisionStatus::Failed, "never healthy");
+        }
+        assert_eq!(h.revisions.len(), KEEP);
+        assert!(h.get(1).is_some(), "the active revision stays");
     }
 }

@@ -2,6 +2,7 @@
 //! what to do, carries out canary weights through the gateway's split, runs the canary analysis
 //! on the split's per-side counters, and records the outcome (events, history, status).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +35,8 @@ struct CanaryRun {
     last_stable: StatsSnapshot,
     pin_header: http::HeaderName,
     promote: Option<Promote>,
+    /// A canary instance has settled: pauses and analysis run from then on.
+    live: bool,
 }
 
 /// One rollout: from the active revision to `target`.
@@ -52,6 +55,10 @@ pub(crate) struct Rollout {
     failed: Option<String>,
     /// Instances wanted at the last tick (for status).
     want: u32,
+    /// Each slot's restarts when the rollout began: only restarts during it count.
+    baseline: BTreeMap<u32, u32>,
+    /// Target slots that have settled at some point during the rollout.
+    settled: BTreeSet<u32>,
 }
 
 impl Rollout {
@@ -78,6 +85,7 @@ impl Rollout {
                     stable_stats,
                     pin_header,
                     promote: None,
+                    live: false,
                 };
                 Some(run)
             }
@@ -103,9 +111,68 @@ impl Rollout {
             canary,
             failed: None,
             want: 0,
+            baseline: lp.views().iter().map(|v| (v.slot, v.restarts)).collect(),
+            settled: BTreeSet::new(),
         };
         rollout.publish_split(lp);
         rollout
+    }
+
+    /// True while traffic is split by weight.
+    pub(crate) fn is_canary(&self) -> bool {
+        self.canary.is_some()
+    }
+
+    /// Says which revision this one replaces (a revert names the revision given up).
+    pub(crate) fn set_from(&mut self, from: u64) {
+        self.from = from;
+    }
+
+    /// The views as this rollout judges them: restarts since it began, and whether each target
+    /// slot has settled during it.
+    fn rebase(
+        &mut self,
+        views: &[SlotView],
+        min_healthy: Duration,
+        now: Duration,
+    ) -> Vec<SlotView> {
+        views
+            .iter()
+            .map(|v| {
+                let mut v = v.clone();
+                v.restarts = v
+                    .restarts
+                    .saturating_sub(self.baseline.get(&v.slot).copied().unwrap_or(0));
+                let settled_now = v
+                    .ready_since
+                    .is_some_and(|since| now.saturating_sub(since) >= min_healthy);
+                if v.revision == self.target.number && settled_now {
+                    self.settled.insert(v.slot);
+                }
+                v.settled_before = self.settled.contains(&v.slot);
+                v
+            })
+            .collect()
+    }
+
+    /// Ends a canary's traffic without promotion: weight 0 at once (pinned requests still
+    /// reach it), its instances discarded by the loop, the split removed when they are gone.
+    fn drop_canary(&mut self, lp: &mut ServiceLoop) {
+        if let Some(c) = self.canary.take() {
+            let name = lp.name();
+            lp.ctx.registry.set_split(
+                &name,
+                Some(SplitRoute {
+                    canary_revision: self.target.number,
+                    stable_revision: lp.stable.number,
+                    weight: 0,
+                    canary_stats: c.canary_stats,
+                    stable_stats: c.stable_stats,
+                    pin_header: c.pin_header,
+                }),
+            );
+            lp.discard = Some(self.target.number);
+        }
     }
 
     /// The revision new slots run.
@@ -165,16 +232,14 @@ impl Rollout {
     /// Gives the rollout up (replaced by another, or rolled back by request); the target's
     /// history entry gets `status`, the outcome `result`.
     pub(crate) fn abandon(
-        self,
-        lp: &ServiceLoop,
+        mut self,
+        lp: &mut ServiceLoop,
         why: &str,
         status: RevisionStatus,
         result: &'static str,
     ) {
         let name = lp.name();
-        if self.canary.is_some() {
-            lp.ctx.registry.set_split(&name, None);
-        }
+        self.drop_canary(lp);
         if self.target.number != lp.stable.number {
             lp.ctx.with_history(&name, |h| {
                 h.pending = None;
@@ -202,12 +267,34 @@ impl Rollout {
         now: Duration,
     ) -> Tick {
         self.want = want;
+        let spec = lp.spec();
+        let deploy = &spec.deploy;
+        let target = self.target.number;
+        let views = &self.rebase(views, deploy.min_healthy_time, now)[..];
         if self.failed.is_some() {
-            return Tick::Continue(Step::default());
+            // Halted: the new instances stay as they are; the active revision still follows
+            // the desired count (scaling keeps working).
+            let active: Vec<SlotView> = views
+                .iter()
+                .filter(|v| v.revision != target)
+                .cloned()
+                .collect();
+            return Tick::Continue(converge(&active, lp.stable.number, want, deploy, now));
         }
         if self.canary.is_some() {
             return self.tick_canary(lp, views, want, now);
         }
+        self.tick_rolling(lp, views, want, now)
+    }
+
+    /// The rolling rules toward `want` instances of the target (views already rebased).
+    fn tick_rolling(
+        &mut self,
+        lp: &mut ServiceLoop,
+        views: &[SlotView],
+        want: u32,
+        now: Duration,
+    ) -> Tick {
         let spec = lp.spec();
         let deploy = &spec.deploy;
         let target = self.target.number;
@@ -258,9 +345,7 @@ impl Rollout {
     fn fail(&mut self, lp: &mut ServiceLoop, why: String, auto_revert: bool) -> Tick {
         let name = lp.name();
         let number = self.target.number;
-        if self.canary.take().is_some() {
-            lp.ctx.registry.set_split(&name, None);
-        }
+        self.drop_canary(lp);
         if self.revert {
             lp.ctx.registry.event(
                 &name,
@@ -330,6 +415,15 @@ impl Rollout {
             views.iter().cloned().partition(|s| s.revision == target);
         let c = self.canary.as_mut().expect("a canary rollout has a canary");
         let canary_count = canary_instances(c.policy.weight(), want);
+        if !c.live && canary_views.iter().any(|v| v.settled_before) {
+            // Timed from when it can serve: a slow start eats neither pause nor analysis.
+            c.live = true;
+            c.policy.restart_clock(now);
+            c.last_canary = c.canary_stats.snapshot();
+            c.last_stable = c.stable_stats.snapshot();
+            c.canary_stats.take_latency();
+            c.stable_stats.take_latency();
+        }
 
         // The canary's own instances must get healthy, like any rollout's.
         if let Verdict::Failed(why) = judge(
@@ -342,7 +436,7 @@ impl Rollout {
         ) {
             return self.fail(lp, why, true);
         }
-        if c.policy.check_due(now) {
+        if c.live && c.policy.check_due(now) {
             let check = analyse(
                 &window(&c.canary_stats, &mut c.last_canary),
                 &window(&c.stable_stats, &mut c.last_stable),
@@ -361,7 +455,12 @@ impl Rollout {
             }
         }
         let promote = c.promote.take();
-        match c.policy.tick(now, promote) {
+        let decision = if c.live || promote.is_some() {
+            c.policy.tick(now, promote)
+        } else {
+            Decision::Stay { wake: None }
+        };
+        match decision {
             Decision::Stay { .. } | Decision::Abort(_) => {}
             Decision::Step { index, weight } => {
                 lp.ctx.registry.event(
@@ -386,7 +485,7 @@ impl Rollout {
                 self.canary = None;
                 lp.ctx.registry.set_split(&name, None);
                 self.started = now;
-                return self.tick(lp, views, want, now);
+                return self.tick_rolling(lp, views, want, now);
             }
         }
         let c = self.canary.as_ref().expect("still a canary");

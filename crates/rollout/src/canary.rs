@@ -146,6 +146,13 @@ impl Canary {
         }
     }
 
+    /// Starts the clock again at `now` (step pause and analysis interval): a canary is timed
+    /// from when it can first serve, not from when its instances were asked for.
+    pub fn restart_clock(&mut self, now: Duration) {
+        self.step_started = now;
+        self.next_check = now + self.analysis.interval;
+    }
+
     /// The current step (0-based).
     pub fn step(&self) -> usize {
         self.step

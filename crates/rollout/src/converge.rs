@@ -23,7 +23,13 @@ pub struct SlotView {
     pub created: Duration,
     /// Healthy since then; `None` while not healthy.
     pub ready_since: Option<Duration>,
-    /// Times its process ended and was started again.
+    /// Gets traffic now: healthy, or unhealthy while the service fails open (then it is all the
+    /// service has, and stopping it would fail every request).
+    pub serving: bool,
+    /// Has been healthy for `min_healthy_time` at some point during this rollout. Like Nomad,
+    /// an instance counted healthy for the rollout is not held to `healthy_deadline` again.
+    pub settled_before: bool,
+    /// Times its process ended and was started again during this rollout.
     pub restarts: u32,
     /// How its last process ended, if it ended.
     pub last_exit: Option<String>,
@@ -88,14 +94,9 @@ pub fn converge(
     let settled = |s: &SlotView| s.settled(deploy.min_healthy_time, now);
     let (mut new, mut old): (Vec<&SlotView>, Vec<&SlotView>) =
         slots.iter().partition(|s| s.revision == target);
-    // Least useful first: not healthy, then not settled, then the highest number (ids stay compact).
-    let usefulness = |s: &&SlotView| {
-        (
-            s.ready_since.is_some(),
-            settled(s),
-            std::cmp::Reverse(s.slot),
-        )
-    };
+    // Least useful first: not serving, then not settled, then the highest number (ids stay
+    // compact).
+    let usefulness = |s: &&SlotView| (s.serving, settled(s), std::cmp::Reverse(s.slot));
     new.sort_by_key(usefulness);
     old.sort_by_key(usefulness);
 
@@ -105,7 +106,7 @@ pub fn converge(
     stop.extend(new.drain(..surplus).map(|s| s.slot));
 
     // Old instances that serve nothing can go at once.
-    let idle_old = old.iter().take_while(|s| s.ready_since.is_none()).count();
+    let idle_old = old.iter().take_while(|s| !s.serving).count();
     stop.extend(old.drain(..idle_old).map(|s| s.slot));
 
     // Healthy old instances go only while enough others stay available.
@@ -161,7 +162,7 @@ pub fn judge(
 ) -> Verdict {
     let min_healthy = deploy.min_healthy_time;
     let new: Vec<&SlotView> = slots.iter().filter(|s| s.revision == target).collect();
-    if let Some(crashed) = new.iter().find(|s| s.restarts > 0) {
+    if let Some(crashed) = new.iter().find(|s| s.restarts > 0 && !s.settled_before) {
         let how = crashed
             .last_exit
             .as_deref()
@@ -182,6 +183,8 @@ pub fn judge(
             Some(since) if s.settled(min_healthy, now) => {
                 last_progress = last_progress.max(since + min_healthy);
             }
+            // Counted once; a later wobble is the health checker's business, not the rollout's.
+            _ if s.settled_before => {}
             ready => {
                 // A newly started instance is progress too (a canary that grows after waiting
                 // long for `promote` must not fail at once).

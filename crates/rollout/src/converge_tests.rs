@@ -21,6 +21,8 @@ fn slot(n: u32, revision: u64, created: u64, ready: Option<u64>) -> SlotView {
         revision,
         created: Duration::from_secs(created),
         ready_since: ready.map(Duration::from_secs),
+        serving: ready.is_some(),
+        settled_before: false,
         restarts: 0,
         last_exit: None,
     }
@@ -190,4 +192,31 @@ fn a_new_instance_restarts_the_progress_clock() {
         judge(&slots, 2, 2, &d, Duration::ZERO, 510 * S),
         Verdict::Progressing { .. }
     ));
+}
+
+#[test]
+fn unhealthy_instances_serving_while_failing_open_are_not_dropped_at_once() {
+    let d = deploy(1, 0);
+    let mut failing_open = vec![slot(1, 1, 0, None), slot(2, 1, 0, None)];
+    for s in &mut failing_open {
+        s.serving = true;
+    }
+    let step = converge(&failing_open, 2, 2, &d, 100 * S);
+    assert!(step.stop.is_empty(), "{step:?}");
+    assert_eq!(step.start, 1);
+}
+
+#[test]
+fn an_instance_counted_for_the_rollout_is_not_held_to_deadlines_again() {
+    let d = deploy(1, 0);
+    let mut wobbly = slot(4, 2, 0, None);
+    wobbly.settled_before = true;
+    wobbly.restarts = 1;
+    // Created long ago, unhealthy now and restarted once: still progressing, not failed.
+    let v = judge(&[wobbly.clone()], 2, 1, &d, 490 * S, 500 * S);
+    assert!(matches!(v, Verdict::Progressing { .. }), "{v:?}");
+    // The same slot never counted before: both rules apply.
+    wobbly.settled_before = false;
+    let v = judge(&[wobbly], 2, 1, &d, 490 * S, 500 * S);
+    assert!(matches!(v, Verdict::Failed(_)), "{v:?}");
 }

@@ -82,12 +82,26 @@ async fn follow(admin: &Admin, rollouts: &[(String, u64)], output: Output) -> Re
                 continue;
             };
             let rollout = &s["rollout"];
-            let done = s["last_rollout"]["revision"].as_u64() == Some(*revision)
-                && (rollout.is_null()
-                    || (rollout["revision"].as_u64() != Some(*revision)
-                        && rollout["phase"] != "reverting"));
-            if done {
-                ended[i] = Some(s["last_rollout"].clone());
+            let this = Some(*revision);
+            // Still moving: rolling it out, or going back from it after a failure.
+            let moving = !rollout.is_null()
+                && ((rollout["revision"].as_u64() == this && rollout["phase"] != "failed")
+                    || (rollout["phase"] == "reverting" && rollout["from"].as_u64() == this));
+            if !moving {
+                let outcome = s["recent_rollouts"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .rev()
+                    .find(|o| o["revision"].as_u64() == this)
+                    .cloned();
+                ended[i] = Some(outcome.unwrap_or_else(|| {
+                    if rollout["revision"].as_u64() == this {
+                        json!({ "result": "failed", "message": rollout["message"] })
+                    } else {
+                        json!({ "result": "ended", "message": "no longer rolling out (see `shoal events`)" })
+                    }
+                }));
                 continue;
             }
             if !rollout.is_null() {

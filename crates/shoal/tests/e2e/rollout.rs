@@ -598,3 +598,53 @@ async fn a_canary_with_timed_pauses_promotes_itself_after_its_last_step() {
         "{events:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_during_a_canary_ends_the_apply_that_follows_it() {
+    let shoal = Shoal::start("canary-rollback", &web("v1", "", CANARY)).await;
+    shoal.wait_healthy("web", 3, Duration::from_secs(30)).await;
+    let load = Load::start(shoal.gateway, "/instance", 10);
+    let v2 = shoal.spec_variant("v2.toml", &web("v2", "", CANARY));
+    let apply = std::process::Command::new(shoal_bin())
+        .args(["apply", "-f"])
+        .arg(&v2)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    shoal
+        .wait_for("web", "a healthy canary", Duration::from_secs(30), |s| {
+            s["rollout"]["phase"] == "canary" && s["rollout"]["updated"] == 1
+        })
+        .await;
+    let out = shoal.cli(&["rollback", "web"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // The follower ends (it does not wait forever for a rollout that is gone), and says how.
+    let out = tokio::task::spawn_blocking(move || apply.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("revision 2 rolled_back"),
+        "{}",
+        text(&out)
+    );
+    shoal
+        .wait_for(
+            "web",
+            "the canary to be gone",
+            Duration::from_secs(30),
+            |s| {
+                s["rollout"].is_null()
+                    && s["instances"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .all(|i| i["revision"] == 1)
+            },
+        )
+        .await;
+    let report = load.stop().await;
+    assert_no_failures(&report.failures);
+    shoal.all_instances_run("web", 1, "v1", 3).await;
+}
