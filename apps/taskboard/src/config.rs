@@ -31,6 +31,9 @@ pub struct Config {
     pub service: Option<String>,
     /// Live-instance count provided by the orchestrator, if any.
     pub live_instances: Option<String>,
+    /// Bytes per second of filler lines written to stdout (`LOG_SPAM_BPS`); 0 = none. For
+    /// testing log rotation under a program that logs fast.
+    pub log_spam_bps: u64,
 }
 
 /// What the command line asked for.
@@ -65,6 +68,7 @@ ENVIRONMENT:
     SHOAL_SERVICE         service name reported by /instance
     SHOAL_REVISION        revision reported by /instance
     SHOAL_LIVE_INSTANCES  live-instance count shown on the page
+    LOG_SPAM_BPS          write this many bytes/s of filler lines to stdout (default: 0)
     RUST_LOG              log filter (default: info)
 ";
 
@@ -117,6 +121,10 @@ pub fn parse(
         Some(raw) => parse_rate(&raw)?,
         None => 0.0,
     };
+    let log_spam_bps = match env("LOG_SPAM_BPS") {
+        Some(raw) => crate::spam::parse_bps(&raw)?,
+        None => 0,
+    };
 
     Ok(Command::Run(Config {
         port,
@@ -131,6 +139,7 @@ pub fn parse(
         revision: env("SHOAL_REVISION"),
         service: env("SHOAL_SERVICE"),
         live_instances: env("SHOAL_LIVE_INSTANCES").map(|raw| raw.trim().to_string()),
+        log_spam_bps,
     }))
 }
 
@@ -175,6 +184,7 @@ mod tests {
         assert_eq!(config.fail_rate, 0.0);
         assert!(config.instance_id.starts_with("taskboard-"));
         assert_eq!(config.revision, None);
+        assert_eq!(config.log_spam_bps, 0);
     }
 
     #[test]
@@ -198,9 +208,11 @@ mod tests {
                 ("SHOAL_REVISION", "r7"),
                 ("APP_VERSION", "v2"),
                 ("FAIL_RATE", "0.25"),
+                ("LOG_SPAM_BPS", "65536"),
             ],
         )
         .unwrap();
+        assert_eq!(config.log_spam_bps, 65536);
         assert_eq!(config.port, 9000);
         assert_eq!(config.instance_id, "web-2");
         assert_eq!(config.revision.as_deref(), Some("r7"));
@@ -216,6 +228,7 @@ mod tests {
         assert!(run(&["--bind", "localhost"], &[]).is_err());
         assert!(run(&[], &[("FAIL_RATE", "2")]).is_err());
         assert!(run(&[], &[("PORT", "x")]).is_err());
+        assert!(run(&[], &[("LOG_SPAM_BPS", "fast")]).is_err());
     }
 
     #[test]

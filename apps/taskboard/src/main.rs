@@ -12,6 +12,7 @@ mod metrics;
 mod ops;
 mod pages;
 mod server;
+mod spam;
 mod state;
 
 use std::io::IsTerminal;

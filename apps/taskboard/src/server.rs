@@ -10,7 +10,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use crate::config::Config;
 use crate::db::Db;
 use crate::state::AppState;
-use crate::{app, heartbeat};
+use crate::{app, heartbeat, spam};
 
 /// Runs one instance to completion; returns once shutdown has finished.
 pub async fn run(config: Config) -> Result<(), Box<dyn Error + Send + Sync>> {
@@ -38,6 +38,9 @@ pub async fn run(config: Config) -> Result<(), Box<dyn Error + Send + Sync>> {
         db = %config.db_path.display(),
         "listening on http://{addr}"
     );
+    if config.log_spam_bps > 0 {
+        spam::spawn(config.log_spam_bps, &state.info.id);
+    }
 
     let served = axum::serve(listener, app::router(state.clone()))
         .with_graceful_shutdown(shutdown_signal())

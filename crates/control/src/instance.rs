@@ -34,9 +34,6 @@ const STABLE_AFTER: Duration = Duration::from_secs(30);
 const STARTING_PROBE_EVERY: Duration = Duration::from_millis(250);
 /// How often an instance's CPU and memory are read (the autoscaler's tick).
 const USAGE_EVERY: Duration = Duration::from_secs(1);
-/// Per-instance log rotation: size of one file, and how many rotated files are kept.
-pub(crate) const LOG_MAX_BYTES: u64 = 10 * 1024 * 1024;
-pub(crate) const LOG_KEEP: u32 = 3;
 
 /// How one run of the process ended.
 enum RunEnd {
@@ -120,7 +117,7 @@ async fn start(
 ) -> Result<(RunningProcess, Arc<shoal_gateway::Endpoint>), String> {
     let service = spec.name.as_str();
     let port = free_port().map_err(|e| format!("found no free port: {e}"))?;
-    let launch = launch_spec(ctx, service, revision, id, port);
+    let launch = launch_spec(ctx, service, revision, id, port, &spec.logs);
     let process = RunningProcess::spawn(&ctx.shim, &launch)
         .await
         .map_err(|e| format!("failed to start: {e}"))?;
@@ -349,6 +346,7 @@ fn launch_spec(
     revision: &Revision,
     id: &str,
     port: u16,
+    logs: &shoal_spec::LogsSpec,
 ) -> LaunchSpec {
     let template = &revision.template;
     let argv = template.argv_for_port(port);
@@ -368,8 +366,9 @@ fn launch_spec(
         env,
         workdir: template.workdir.clone(),
         log_path: ctx.log_dir.join(format!("{id}.log")),
-        log_max_bytes: LOG_MAX_BYTES,
-        log_keep: LOG_KEEP,
+        // The service's `logs` bound as it is now (apply changes it for the next start).
+        log_max_bytes: logs.max_size,
+        log_keep: logs.keep,
         // The spec always has a CPU figure (1 core unless set), so there is always a CPU limit,
         // as for a container with a one-CPU limit.
         resources: shoal_runtime::Resources {

@@ -47,11 +47,9 @@ impl PromClient {
             .parse()
             .map_err(|e| format!("bad Prometheus URL {url}: {e}"))?;
         let answer = tokio::time::timeout(timeout, async {
-            let resp = self
-                .client
-                .get(uri)
-                .await
-                .map_err(|e| format!("cannot reach Prometheus at {base_url}: {}", root_cause(&e)))?;
+            let resp = self.client.get(uri).await.map_err(|e| {
+                format!("cannot reach Prometheus at {base_url}: {}", root_cause(&e))
+            })?;
             let status = resp.status();
             let body = Limited::new(resp.into_body(), MAX_ANSWER_BYTES)
                 .collect()
@@ -156,8 +154,11 @@ mod tests {
         let two = json!({"status":"success","data":{"resultType":"vector","result":[
             {"metric":{"a":"1"},"value":[1,"1"]},{"metric":{"a":"2"},"value":[1,"2"]}]}});
         assert!(value_of(&two).unwrap_err().contains("sum(...)"));
-        let error = json!({"status":"error","errorType":"bad_data","error":"parse error at char 5"});
-        assert!(value_of(&error).unwrap_err().contains("parse error at char 5"));
+        let error =
+            json!({"status":"error","errorType":"bad_data","error":"parse error at char 5"});
+        assert!(value_of(&error)
+            .unwrap_err()
+            .contains("parse error at char 5"));
         let nan = json!({"status":"success","data":{"resultType":"scalar","result":[1,"NaN"]}});
         assert!(value_of(&nan).is_err());
         let matrix = json!({"status":"success","data":{"resultType":"matrix","result":[]}});

@@ -4,12 +4,13 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use crate::pool::Pool;
+use crate::stats::ResponseCounts;
 
 /// The latency estimate decays toward zero with this time constant when no new sample arrives
 /// (tower's and linkerd's peak-EWMA do the same, with 10 s). Without decay, an instance that had
@@ -55,6 +56,10 @@ pub struct Endpoint {
     pub(crate) pool: Pool,
     requests_total: AtomicU64,
     failures_total: AtomicU64,
+    /// Where the responses this instance sends are counted by status class: its revision's
+    /// counts, set once by the control plane (which knows revisions) before the endpoint is
+    /// routable; unset, responses are counted only per service.
+    responses: OnceLock<Arc<ResponseCounts>>,
 }
 
 struct LatencyEstimate {
@@ -92,7 +97,26 @@ impl Endpoint {
             pool: Pool::new(addr, pool_config),
             requests_total: AtomicU64::new(0),
             failures_total: AtomicU64::new(0),
+            responses: OnceLock::new(),
         })
+    }
+
+    /// Counts this instance's responses in `counts` (its revision's) from now on. Only the first
+    /// call takes effect: an instance never changes revision. Returns whether this call did.
+    pub fn count_responses_in(&self, counts: Arc<ResponseCounts>) -> bool {
+        self.responses.set(counts).is_ok()
+    }
+
+    /// The counts this instance's responses go to, if attached.
+    pub fn response_counts(&self) -> Option<&Arc<ResponseCounts>> {
+        self.responses.get()
+    }
+
+    /// Records a response relayed from this instance (one relaxed add when attached).
+    pub(crate) fn record_response(&self, status: u16) {
+        if let Some(counts) = self.responses.get() {
+            counts.record(status);
+        }
     }
 
     /// Requests in flight on this endpoint, including responses still streaming.

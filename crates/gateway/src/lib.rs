@@ -27,7 +27,10 @@ pub use budget::RetryBudget;
 pub use endpoint::{Endpoint, InflightGuard};
 pub use error::{ErrorSource, ProxyError};
 pub use pool::{ConnectError, PoolConfig};
-pub use stats::{LatencySummary, ServiceStats, StatsSnapshot};
+pub use stats::{
+    ClassCounts, LatencySummary, ResponseCounts, ServiceStats, StatsSnapshot, Totals,
+    UpstreamError, DURATION_BUCKETS, STATUS_CLASSES,
+};
 pub use table::{prefix_matches, Backends, ColdStart, Route, RoutingTable, Split};
 
 /// Gateway settings (from `[gateway]` in the spec).

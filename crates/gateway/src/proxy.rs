@@ -19,7 +19,7 @@ use crate::headers::{add_forwarded, request_host, strip_hop_by_hop};
 use crate::pool::ConnectError;
 use crate::split::{Pinned, Side};
 use crate::table::{Backends, ColdStart, Split};
-use crate::{ServiceStats, Shared};
+use crate::{ServiceStats, Shared, UpstreamError};
 
 /// How many times a request whose pooled connection turned out closed is re-sent (unsent each
 /// time, so this is always safe).
@@ -52,6 +52,7 @@ pub(crate) async fn handle(
     shared.budget.deposit();
     let started = Instant::now();
     let (counters, result) = forward(shared, req, client, started).await;
+    let answered_by_gateway = result.is_err();
     let resp = result.unwrap_or_else(|err| {
         tracing::debug!(error = %err, source = ?err.source(), "request failed");
         err.into_response()
@@ -59,6 +60,9 @@ pub(crate) async fn handle(
     if let Some(counters) = counters {
         let (status, latency) = (resp.status().as_u16(), started.elapsed());
         counters.route.on_response(status, latency);
+        if answered_by_gateway {
+            counters.route.on_gateway_answer(status);
+        }
         if let Some(side) = counters.side {
             side.on_response(status, latency);
         }
@@ -182,7 +186,16 @@ async fn forward(
         body.boxed_unsync()
     };
     let mut pending = Some(Request::from_parts(parts, body));
-    let result = send_with_retries(shared, &service, &backends, pinned, &mut pending, replay).await;
+    let result = send_with_retries(
+        shared,
+        &service,
+        &counters.route,
+        &backends,
+        pinned,
+        &mut pending,
+        replay,
+    )
+    .await;
     (Some(counters), result)
 }
 
@@ -242,10 +255,12 @@ fn is_idempotent(method: &Method) -> bool {
 }
 
 /// Sends the request to one of `backends` (one side only, on a split route), retrying what is
-/// safe on others of the same `backends`.
+/// safe on others of the same `backends`. Failures and retries are counted in `stats` where they
+/// happen; a relayed response is counted for its instance's revision.
 async fn send_with_retries(
     shared: &Shared,
     service: &str,
+    stats: &ServiceStats,
     backends: &Backends,
     pinned: Option<Pinned>,
     pending: &mut Option<Request<ProxyBody>>,
@@ -256,6 +271,8 @@ async fn send_with_retries(
     let mut last_failure: Option<ProxyError> = None;
     let mut transport_retried = false;
     let mut stale_resends = 0;
+    // Set after a failed attempt: the next instance picked is a retry.
+    let mut failed_before = false;
 
     loop {
         let Some(guard) = backends.pick(&tried) else {
@@ -264,6 +281,10 @@ async fn send_with_retries(
                 pinned: pinned.map(|p| p.to_string()),
             }));
         };
+        if failed_before {
+            stats.on_retry();
+            failed_before = false;
+        }
         let endpoint = Arc::clone(guard.endpoint());
 
         let mut conn = match endpoint.pool.checkout() {
@@ -276,6 +297,8 @@ async fn send_with_retries(
                         tracing::info!(instance = %endpoint.instance_id, "connection refused; instance ejected until its next passing check");
                     }
                     endpoint.record_failure();
+                    stats.on_upstream_error(UpstreamError::Connect);
+                    failed_before = true;
                     last_failure = Some(ProxyError::Connect {
                         service: service.to_string(),
                         detail: e.to_string(),
@@ -292,6 +315,7 @@ async fn send_with_retries(
         match sent {
             Err(_elapsed) => {
                 endpoint.record_failure();
+                stats.on_upstream_error(UpstreamError::Timeout);
                 return Err(ProxyError::Timeout {
                     instance: endpoint.instance_id.to_string(),
                     timeout: shared.response_timeout,
@@ -300,6 +324,7 @@ async fn send_with_retries(
             Ok(Ok(resp)) => {
                 let now = Instant::now();
                 endpoint.observe_latency(now.saturating_duration_since(started), now);
+                endpoint.record_response(resp.status().as_u16());
                 let (mut parts, incoming) = resp.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
                 let body = UpstreamBody::new(incoming, guard, conn);
@@ -316,6 +341,7 @@ async fn send_with_retries(
                     continue;
                 }
                 endpoint.record_failure();
+                stats.on_upstream_error(UpstreamError::Transport);
                 let detail = err.into_error().to_string();
                 let retry = replay
                     .as_ref()
@@ -324,6 +350,7 @@ async fn send_with_retries(
                     Some(replay) => {
                         tracing::debug!(instance = %endpoint.instance_id, %detail, "retrying idempotent request on another instance");
                         transport_retried = true;
+                        failed_before = true;
                         *pending = Some(replay.request());
                         last_failure = Some(ProxyError::Upstream {
                             instance: endpoint.instance_id.to_string(),

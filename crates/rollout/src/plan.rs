@@ -284,6 +284,13 @@ fn service_fields(old: &ServiceSpec, new: &ServiceSpec) -> Vec<FieldChange> {
         describe_deploy(&new.deploy),
         How::InPlace,
     );
+    // Instances started from now on rotate with the new bound (a running one keeps its own).
+    diff(
+        "logs",
+        format!("{:?}", old.logs),
+        format!("{:?}", new.logs),
+        How::InPlace,
+    );
     fields
 }
 

@@ -109,18 +109,48 @@ pub enum Command {
         #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Table)]
         output: Output,
     },
-    /// Show a service's logs, every instance interleaved with an `id |` prefix.
+    /// Show a service's logs: every instance interleaved by time, each line as `id | time text`.
+    ///
+    /// Lines come from the instances' log files in the data dir (rotated by the service's
+    /// `logs = { max_size, keep }`), so the output of stopped instances can be read too. Each line
+    /// carries the time the instance wrote it (RFC 3339, UTC, milliseconds). With -f, lines of
+    /// instances started later (scale-out, rollouts) join as they appear.
+    #[command(
+        after_help = "Examples:\n  shoal logs web --lines 20\n  shoal logs web -f --since 5m\n  shoal logs web --json | jq -r 'select(.stream == \"err\") | .line'"
+    )]
     Logs {
         /// The service.
         service: String,
-        /// Keep printing new lines as they are written.
+        /// Keep printing new lines as they are written, from every instance (Ctrl-C stops).
         #[arg(short = 'f', long = "follow")]
         follow: bool,
-        /// Lines to show from the end of each instance's log.
-        #[arg(short = 'n', long = "lines", default_value_t = 50)]
-        lines: usize,
+        /// Lines to show from the end of each instance's log [default: 50, or every line with --since].
+        #[arg(short = 'n', long = "lines", value_name = "N")]
+        lines: Option<usize>,
+        /// Only lines written in this last stretch of time, e.g. `30s`, `10m`, `1h`.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        since: Option<std::time::Duration>,
+        /// One JSON object per line: {"time", "instance", "stream", "line"}.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         target: FollowTarget,
+    },
+    /// A live terminal dashboard: services, instances, CPU and request-rate sparklines, events,
+    /// logs; scale with +/-.
+    ///
+    /// Polls the admin API every second (`--interval`); if shoal is unreachable the last screen
+    /// stays, the error shows in the status line and polling goes on. Keys: ↑/↓ or j/k select,
+    /// Tab or ←/→ switch between services and instances, + / - scale the selected service by one
+    /// (needs the token), l follows the selected instance's log, ? help, q or Ctrl-C quit (Esc
+    /// closes the help or the log pane, else quits). Needs a terminal: for scripts use
+    /// `shoal status` (or `-o json`).
+    Top {
+        #[command(flatten)]
+        target: Target,
+        /// How often to poll the admin API, e.g. `500ms`, `2s`.
+        #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
+        interval: std::time::Duration,
     },
     /// Show recent events (crashes, health changes, scaling).
     Events {
@@ -192,4 +222,18 @@ pub enum Command {
     /// Closed model by default (-c connections back to back), open model with -r (a fixed rate,
     /// latency from each request's intended send time). Exit 1 when a threshold is breached.
     Load(Box<shoal_loadgen::LoadArgs>),
+}
+
+/// A duration as the spec writes them (`500ms`, `2s`, `1m30s`).
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    shoal_spec::parse_duration(s)
+}
+
+/// A polling interval: a duration of at least 100ms (faster would only load the daemon).
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    let d = shoal_spec::parse_duration(s)?;
+    if d < std::time::Duration::from_millis(100) {
+        return Err(format!("{s:?} is too short; use 100ms or more"));
+    }
+    Ok(d)
 }

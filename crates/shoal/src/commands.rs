@@ -1,7 +1,6 @@
 //! The client verbs: each talks to a running shoal through [`crate::client::Admin`] and prints a
 //! table for people or JSON for programs.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -185,91 +184,6 @@ pub fn parse_count(s: &str) -> Result<ScaleTarget, Failure> {
     }
 }
 
-/// `shoal logs SERVICE [-f] [--lines N]`: read from the instances' log files in the data dir.
-pub async fn logs(
-    target: &Target,
-    service: &str,
-    follow: bool,
-    lines: usize,
-) -> Result<(), Failure> {
-    let mut admin = Admin::connect(target)?;
-    let status = admin.get("/v1/status").await?;
-    let known: Vec<String> = status["services"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s["name"].as_str().map(str::to_string))
-        .collect();
-    if !known.iter().any(|k| k == service) {
-        return Err(Failure::input(format!(
-            "no service named {service:?} (services: {})",
-            known.join(", ")
-        )));
-    }
-    let log_dir = admin.data_dir().await?.join("logs");
-    let files = instance_logs(&log_dir, service)?;
-    let mut merged = Vec::new();
-    for (id, path) in &files {
-        merged.extend(shoal_runtime::tail_lines(path, id, lines)?);
-    }
-    merged.sort_by(|a, b| a.timestamp.cmp(&b.timestamp));
-    for l in &merged {
-        print_line(l);
-    }
-    if !follow {
-        return Ok(());
-    }
-    let mut followers: BTreeMap<String, shoal_runtime::LogFollower> = files
-        .iter()
-        .map(|(id, path)| (id.clone(), shoal_runtime::LogFollower::new(path, id, true)))
-        .collect();
-    loop {
-        // New instances (scale-out, restarts) appear as new files.
-        for (id, path) in instance_logs(&log_dir, service)? {
-            followers
-                .entry(id.clone())
-                .or_insert_with(|| shoal_runtime::LogFollower::new(&path, &id, false));
-        }
-        let mut batch = Vec::new();
-        for f in followers.values_mut() {
-            batch.extend(f.poll()?);
-        }
-        batch.sort_by(|a, b| a.timestamp.cmp(&b.timestamp));
-        for l in &batch {
-            print_line(l);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn print_line(l: &shoal_runtime::LogLine) {
-    println!("{} | {}", l.instance_id, l.text);
-}
-
-/// `(instance id, path)` of each current log file of `service` (`<service>-<n>.log`).
-fn instance_logs(dir: &Path, service: &str) -> Result<Vec<(String, std::path::PathBuf)>, Failure> {
-    let mut out = Vec::new();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(Failure::op(format!("cannot read {}: {e}", dir.display()))),
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(id) = name.strip_suffix(".log") else {
-            continue;
-        };
-        let Some(n) = id.strip_prefix(service).and_then(|r| r.strip_prefix('-')) else {
-            continue;
-        };
-        if n.parse::<u32>().is_ok() {
-            out.push((id.to_string(), entry.path()));
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 /// `shoal events [-f]`.
 pub async fn events(target: &Target, follow: bool, output: Output) -> Result<(), Failure> {
     let admin = Admin::connect(target)?;
@@ -333,16 +247,18 @@ fn opt(v: &Value) -> String {
     }
 }
 
-fn human_bytes(b: u64) -> String {
+/// `1.5MiB`, `2.0GiB`: memory for tables.
+pub(crate) fn human_bytes(b: u64) -> String {
     const MIB: f64 = 1024.0 * 1024.0;
     if b as f64 >= 1024.0 * MIB {
         format!("{:.1}GiB", b as f64 / (1024.0 * MIB))
     } else {
-        format!("{:.0}MiB", b as f64 / MIB)
+        format!("{:.1}MiB", b as f64 / MIB)
     }
 }
 
-fn human_secs(s: u64) -> String {
+/// `42s`, `3m12s`, `2h5m`: uptimes for tables.
+pub(crate) fn human_secs(s: u64) -> String {
     match s {
         0..=59 => format!("{s}s"),
         60..=3599 => format!("{}m{}s", s / 60, s % 60),

@@ -5,6 +5,8 @@ mod client;
 mod commands;
 mod deploy;
 mod exit;
+mod logs;
+mod top;
 mod up;
 
 use std::process::ExitCode;
@@ -21,7 +23,10 @@ fn main() -> ExitCode {
         shoal_runtime::shim_main(std::env::args().skip(2).collect());
     }
     let cli = Cli::parse();
-    init_tracing(matches!(cli.command, Command::Up { .. }));
+    // `top` owns the screen: a warning printed over it would garble the dashboard.
+    if !matches!(cli.command, Command::Top { .. }) {
+        init_tracing(matches!(cli.command, Command::Up { .. }));
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -61,8 +66,19 @@ async fn run(command: Command) -> Result<(), Failure> {
             service,
             follow,
             lines,
+            since,
+            json,
             target,
-        } => commands::logs(&target.into(), &service, follow, lines).await,
+        } => {
+            let opts = logs::LogsOptions {
+                follow,
+                lines,
+                since,
+                json,
+            };
+            logs::logs(&target.into(), &service, &opts).await
+        }
+        Command::Top { target, interval } => top::run(&target, interval).await,
         Command::Events {
             target,
             follow,

@@ -78,6 +78,45 @@ pub struct ServiceSpec {
     /// `[services.NAME.deploy]`: how a new revision replaces the running one. Always present:
     /// without the table, [`DeploySpec::default`] (a rolling update, one extra instance at a time).
     pub deploy: DeploySpec,
+    /// `logs = { max_size, keep }`: how much disk each instance's output may take. Always
+    /// present: without the key, [`LogsSpec::default`].
+    pub logs: LogsSpec,
+}
+
+/// `logs = { max_size = "10MiB", keep = 3 }`: the bound on each instance's log files, so that a
+/// chatty program can never fill the disk (PM2's most common complaint). The current file is
+/// rotated when it would grow beyond `max_size`; the `keep` newest rotated files are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogsSpec {
+    /// Largest size of one log file, in bytes. Key `max_size` (a size such as `"10MiB"`).
+    /// Default 10 MiB; at least [`LogsSpec::MIN_SIZE`].
+    pub max_size: u64,
+    /// Rotated files kept beside the current one (`web-1.log.1`, ...). Key `keep`. Default 3;
+    /// 0 keeps only the current file; at most [`LogsSpec::MAX_KEEP`].
+    pub keep: u32,
+}
+
+impl LogsSpec {
+    /// Smaller files would rotate on nearly every line.
+    pub const MIN_SIZE: u64 = 4 * 1024;
+    /// More files than this are a sign of a typo; `max_size` is the knob for more history.
+    pub const MAX_KEEP: u32 = 100;
+
+    /// The most disk one instance's logs take: the current file plus `keep` rotated ones, each at
+    /// most `max_size` (a single line longer than `max_size` gets a file of its own).
+    pub fn disk_bound(&self) -> u64 {
+        self.max_size.saturating_mul(u64::from(self.keep) + 1)
+    }
+}
+
+/// The values used when `logs` is left out: `max_size = "10MiB"`, `keep = 3`.
+impl Default for LogsSpec {
+    fn default() -> Self {
+        LogsSpec {
+            max_size: 10 * 1024 * 1024,
+            keep: 3,
+        }
+    }
 }
 
 /// `[services.NAME.deploy]`: how a new revision replaces the running one. The keys mean what the

@@ -3,6 +3,7 @@
 
 mod deploy;
 mod invalid;
+mod logs;
 mod valid;
 
 use std::path::{Path, PathBuf};

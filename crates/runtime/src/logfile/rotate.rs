@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use super::format::{format_line, timestamp_now, LogStream};
 use super::rotated_path;
 
+/// Rotated files beyond `keep` are looked for up to this number when a writer opens.
+const MAX_STALE: u32 = 1000;
+
 /// Appends formatted lines to a log file and rotates it by size, so an instance's disk use stays
 /// bounded by about `(keep + 1) * max_bytes` however much it writes.
 ///
@@ -35,8 +38,21 @@ impl RotatingWriter {
             file: None,
             size: 0,
         };
+        writer.remove_beyond_keep()?;
         writer.reopen()?;
         Ok(writer)
+    }
+
+    /// Removes rotated files numbered above `keep`, left by an earlier run with a larger `keep`
+    /// (the spec's `logs.keep` was lowered), so the bound holds from the first line on.
+    fn remove_beyond_keep(&self) -> io::Result<()> {
+        let mut n = self.keep.saturating_add(1);
+        // Rotation numbers files without gaps, so the first missing one ends the list.
+        while n <= MAX_STALE && rotated_path(&self.path, n).exists() {
+            remove_if_present(&rotated_path(&self.path, n))?;
+            n += 1;
+        }
+        Ok(())
     }
 
     /// Writes one line, stamped with the current time. `text` excludes the newline.
@@ -158,6 +174,28 @@ mod tests {
         let first: usize = all[0]["line-".len()..].parse().unwrap();
         let expected: Vec<String> = (first..500).map(|i| format!("line-{i:04}")).collect();
         assert_eq!(all, expected);
+    }
+
+    #[test]
+    fn a_lowered_keep_removes_the_extra_files_at_open() {
+        let dir = TestDir::new("lowered-keep");
+        let path = dir.path().join("x.log");
+        let mut w = RotatingWriter::open(&path, 100, 4).unwrap();
+        for i in 0..100 {
+            w.write_line(LogStream::Out, format!("{i}").as_bytes())
+                .unwrap();
+        }
+        w.flush().unwrap();
+        drop(w);
+        assert!(rotated_path(&path, 4).exists());
+        let w = RotatingWriter::open(&path, 100, 1).unwrap();
+        drop(w);
+        let mut names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["x.log", "x.log.1"]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod autoscale;
 mod deploy;
+mod logs;
 mod policy;
 mod process;
 mod routing;
@@ -25,6 +26,7 @@ const SERVICE_KEYS: &[&str] = &[
     "slow_start",
     "autoscale",
     "deploy",
+    "logs",
 ];
 
 /// Keys people plausibly write that mean something else here.
@@ -127,6 +129,7 @@ pub(crate) fn compile(
     let slow_start = policy::slow_start(w, &t);
     let autoscale = autoscale::autoscale(w, &t, &instances, memory_absent);
     let deploy = deploy::deploy(w, &t);
+    let logs = logs::logs(w, &t);
 
     Some(Compiled {
         spec: ServiceSpec {
@@ -144,6 +147,7 @@ pub(crate) fn compile(
             slow_start,
             autoscale,
             deploy,
+            logs,
         },
         route_span,
     })
