@@ -34,6 +34,7 @@ pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/v1", get(index))
         .route("/v1/status", get(status))
+        .route("/v1/history", get(history_of_traffic))
         .route("/v1/stream", get(crate::stream::stream))
         .route("/v1/discovery/prometheus", get(crate::metrics::discovery))
         .route("/metrics", get(crate::metrics::metrics))
@@ -120,6 +121,7 @@ async fn index() -> impl IntoResponse {
             "GET  /            the dashboard\n",
             "GET  /metrics     Prometheus metrics\n",
             "GET  /v1/status\n",
+            "GET  /v1/history  the last 15 minutes per service, one sample a second\n",
             "GET  /v1/stream   server-sent events: status every second, events as they happen\n",
             "GET  /v1/discovery/prometheus   http_sd_configs targets\n",
             "GET  /v1/events?since=N&limit=N\n",
@@ -343,4 +345,8 @@ async fn apply(
             None,
         )),
     }
+}
+
+async fn history_of_traffic(State(state): State<AdminState>) -> Json<serde_json::Value> {
+    Json(json!({ "services": state.controller.registry().trends() }))
 }

@@ -16,6 +16,7 @@ mod revisions;
 mod rollout_run;
 mod stream;
 mod token;
+mod trend;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -39,6 +40,7 @@ pub use registry::{
 pub use revisions::{RevisionRecord, RevisionStatus, ServiceHistory};
 pub use shoal_rollout::Promote;
 pub use token::{load_or_create as load_or_create_token, token_matches, token_path};
+pub use trend::Sample;
 
 use reconcile::{Command, ServiceLoop};
 use revisions::History;

@@ -100,6 +100,8 @@ pub(crate) struct ServiceRecord {
     pub(crate) last_rollout: Option<RolloutOutcome>,
     /// The last few outcomes, newest last (a follower finds its rollout's even after another).
     pub(crate) recent_rollouts: std::collections::VecDeque<RolloutOutcome>,
+    /// The last 15 minutes, one sample per tick (dashboard charts).
+    pub(crate) trend: crate::trend::Trend,
     /// Responses relayed from each revision's instances (`/metrics`), shared with their
     /// endpoints; kept after the instances leave so the counters never go back.
     pub(crate) responses: BTreeMap<u64, Arc<ResponseCounts>>,
@@ -346,6 +348,7 @@ impl Registry {
                 rollout: None,
                 last_rollout: None,
                 recent_rollouts: std::collections::VecDeque::new(),
+                trend: crate::trend::Trend::default(),
                 responses: BTreeMap::new(),
                 scale_ups: 0,
                 scale_downs: 0,
@@ -514,7 +517,28 @@ impl Registry {
     pub(crate) fn record_traffic(&self, service: &str, traffic: Traffic) {
         if let Some(s) = self.lock().services.get_mut(service) {
             s.traffic = traffic;
+            let count =
+                |f: fn(&InstanceRecord) -> bool| s.instances.values().filter(|r| f(r)).count();
+            let sample = crate::trend::Sample {
+                t: crate::trend::unix_millis(),
+                rps: traffic.rps,
+                p95: traffic.p95_ms,
+                p99: traffic.p99_ms,
+                healthy: count(|r| r.state == InstanceState::Healthy),
+                total: count(|r| r.state != InstanceState::Stopped),
+                desired: s.desired,
+            };
+            s.trend.push(sample);
         }
+    }
+
+    /// Each service's last 15 minutes, oldest sample first.
+    pub fn trends(&self) -> BTreeMap<String, Vec<crate::trend::Sample>> {
+        self.lock()
+            .services
+            .iter()
+            .map(|(name, s)| (name.clone(), s.trend.samples()))
+            .collect()
     }
 
     /// Stores an instance's latest CPU and memory readings (routing is unaffected, so nothing is

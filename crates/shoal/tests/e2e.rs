@@ -2,6 +2,7 @@
 //! real sockets and a real load generator. Bounds are generous: the machines are shared.
 
 mod e2e {
+    pub mod prometheus;
     pub mod support;
 
     mod admin;

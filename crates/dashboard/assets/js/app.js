@@ -74,6 +74,30 @@ function record(status, now) {
   for (const name of state.history.keys()) if (!names.has(name)) state.history.delete(name);
 }
 
+/**
+ * Seeds the charts with shoal's own record of the last 15 minutes, so a tab opened now shows
+ * full charts at once. Samples this tab recorded itself after the newest server sample stay.
+ */
+async function loadServerHistory() {
+  let body;
+  try {
+    const response = await fetch("/v1/history", { cache: "no-store" });
+    if (!response.ok) return;
+    body = await response.json();
+  } catch {
+    return; // An older shoal, or unreachable: the tab's own history stays.
+  }
+  const oldest = Date.now() - WINDOW_MS;
+  for (const [name, samples] of Object.entries(body.services || {})) {
+    if (!Array.isArray(samples) || samples.length === 0) continue;
+    const last = samples[samples.length - 1].t;
+    const mine = (state.history.get(name) || []).filter((s) => s.t > last);
+    const merged = samples.filter((s) => s.t >= oldest).concat(mine);
+    state.history.set(name, merged.slice(-HISTORY_MAX));
+  }
+  if (state.status) render(state.status, Date.now());
+}
+
 // ---------- rendering ----------
 
 function onStatus(status) {
@@ -252,6 +276,7 @@ function start() {
     onState,
   });
   stream.start();
+  loadServerHistory();
   setInterval(tick, 1000);
   window.addEventListener("pagehide", saveHistory);
   document.addEventListener("visibilitychange", () => {

@@ -318,3 +318,78 @@ async fn scaling_by_hand_sets_the_count_the_autoscaler_continues_from() {
         "{events:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promql_query_against_a_real_prometheus_scales_out_under_load_and_back() {
+    use super::prometheus::Prometheus;
+    // Prometheus' address goes into the spec, so it is chosen first; Prometheus itself starts
+    // once shoal's discovery URL is known.
+    let prom_addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let autoscale = format!(
+        r#"slow_start = "0s"
+
+[services.web.autoscale]
+metric = "prometheus"
+url = "http://{prom_addr}"
+query = 'sum(rate(shoal_gateway_requests_total{{service="web"}}[5s]))'
+target = 100
+warmup = "1s"
+scale_down_stabilization = "5s"
+scale_down_cooldown = "2s"
+"#
+    );
+    let shoal = Shoal::start("promql-scale", &taskboard_service("web", 1, 4, &autoscale)).await;
+    shoal.wait_healthy("web", 1, Duration::from_secs(30)).await;
+    let prometheus = Prometheus::start_on(
+        prom_addr,
+        &format!("http://{}/v1/discovery/prometheus", shoal.admin),
+    )
+    .await;
+    prometheus
+        .wait_for(
+            "count(up{job=\"shoal\"} == 1)",
+            1.0,
+            Duration::from_secs(60),
+        )
+        .await;
+
+    // About 8 × 45 requests/s against a target of 100 per instance: 4 instances (the max).
+    let load = Load::start(shoal.gateway, "/sleep?ms=20", 8);
+    let started = Instant::now();
+    shoal
+        .wait_for(
+            "web",
+            "scale-out on the query",
+            Duration::from_secs(90),
+            |s| s["desired"].as_u64().unwrap_or(0) >= 3,
+        )
+        .await;
+    let out_after = started.elapsed();
+    let value = prometheus
+        .scalar("sum(rate(shoal_gateway_requests_total{service=\"web\"}[5s]))")
+        .await;
+    let report = load.stop().await;
+    assert_no_failures(&report.failures);
+    let stopped = Instant::now();
+    shoal
+        .wait_for(
+            "web",
+            "scale-in after the load",
+            Duration::from_secs(120),
+            |s| s["desired"] == 1,
+        )
+        .await;
+    let in_after = stopped.elapsed();
+    println!(
+        "promql autoscaling: query value under load {value:?} req/s; desired ≥ 3 after {out_after:.1?}; back to 1 {in_after:.1?} after the load"
+    );
+    let events = shoal.events().await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "scale_up"
+                && e["message"].as_str().unwrap().contains("prometheus")),
+        "{events:#?}"
+    );
+    drop(prometheus);
+}

@@ -505,3 +505,30 @@ async fn stream_carries_status_and_events() {
     assert_eq!(status["gateway"], format!("http://{}", shoal.gateway));
     assert!(seen.contains(r#""kind":"healthy""#), "{seen}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_keeps_a_sample_a_second_for_fresh_dashboards() {
+    let shoal = Shoal::start("history", &taskboard_service("web", 2, 4, "")).await;
+    shoal.wait_healthy("web", 2, Duration::from_secs(30)).await;
+    let load = Load::start(shoal.gateway, "/instance", 4);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let report = load.stop().await;
+    assert_no_failures(&report.failures);
+    let (code, body) = http_get(shoal.admin, "/v1/history").await.unwrap();
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let samples = v["services"]["web"].as_array().unwrap();
+    assert!(samples.len() >= 3, "{body}");
+    let times: Vec<u64> = samples.iter().map(|s| s["t"].as_u64().unwrap()).collect();
+    assert!(
+        times.windows(2).all(|w| w[0] < w[1]),
+        "oldest first: {times:?}"
+    );
+    let last = samples.last().unwrap();
+    assert_eq!(last["desired"], 2, "{last}");
+    assert_eq!(last["healthy"], 2, "{last}");
+    assert!(
+        samples.iter().any(|s| s["rps"].as_f64().unwrap() > 0.0),
+        "traffic recorded: {body}"
+    );
+}
