@@ -2,7 +2,8 @@
 //! (DESIGN principle 6): a connect failure was never sent, so it goes to another instance; a
 //! pooled connection found closed gives the request back unsent; an idempotent bodiless request
 //! that failed in transit is retried once, within the retry budget; nothing else is retried. On a
-//! route with a canary [`Split`], the request first chooses its side and every retry stays there.
+//! route with a canary [`Split`], the request first chooses its side and retries stay there; an
+//! unpinned request its side could not take at all (never sent) goes to the other side.
 
 use std::sync::Arc;
 
@@ -27,6 +28,7 @@ const MAX_STALE_RESENDS: usize = 3;
 
 /// Enough of a request to send it again; kept only for requests that may be retried after a
 /// transport error (idempotent, no body).
+#[derive(Clone)]
 struct Replay {
     method: Method,
     uri: Uri,
@@ -143,6 +145,9 @@ async fn forward(
         ..
     } = routed;
     // The side is chosen from the headers as the client sent them; the pin header is forwarded.
+    // An unpinned request on a split route may still go to the other side if its own side could
+    // not take it (no instance, or every connection refused: never sent, so always safe).
+    let mut fallback: Option<(Arc<Backends>, Arc<ServiceStats>)> = None;
     let (backends, pinned) = match split {
         None => (backends, None),
         Some(split) => {
@@ -154,11 +159,18 @@ async fn forward(
                 side: choice.side,
                 revision: split.revision(choice.side),
             });
-            let backends = match choice.side {
-                Side::Stable => backends,
-                Side::Canary => Arc::clone(&split.canary),
+            let (chosen, other) = match choice.side {
+                Side::Stable => (backends, Arc::clone(&split.canary)),
+                Side::Canary => (Arc::clone(&split.canary), backends),
             };
-            (backends, pinned)
+            if !choice.pinned {
+                let other_side = match choice.side {
+                    Side::Stable => Side::Canary,
+                    Side::Canary => Side::Stable,
+                };
+                fallback = Some((other, Arc::clone(split.stats(other_side))));
+            }
+            (chosen, pinned)
         }
     };
 
@@ -186,7 +198,9 @@ async fn forward(
         body.boxed_unsync()
     };
     let mut pending = Some(Request::from_parts(parts, body));
-    let result = send_with_retries(
+    // Only split routes pay for a second copy.
+    let replay_on_other_side = fallback.as_ref().and(replay.clone());
+    let mut result = send_with_retries(
         shared,
         &service,
         &counters.route,
@@ -196,6 +210,22 @@ async fn forward(
         replay,
     )
     .await;
+    let unsent_failure = result.is_err() && pending.is_some();
+    if let (true, Some((other, other_stats))) = (unsent_failure, fallback) {
+        // Counted from here on the side that answers.
+        other_stats.on_request(started);
+        counters.side = Some(other_stats);
+        result = send_with_retries(
+            shared,
+            &service,
+            &counters.route,
+            &other,
+            None,
+            &mut pending,
+            replay_on_other_side,
+        )
+        .await;
+    }
     (Some(counters), result)
 }
 

@@ -264,9 +264,9 @@ async fn a_canary_without_instances_leaves_all_traffic_to_stable() {
 }
 
 #[tokio::test]
-async fn retries_stay_on_the_chosen_side() {
+async fn a_side_that_cannot_take_a_request_passes_it_to_the_other_unless_pinned() {
     let (stable, stable_hits) = side("stable", 1).await;
-    // A canary instance where nothing listens: its connect fails at once.
+    // A canary instance where nothing listens: its connect fails at once, nothing is sent.
     let dead_addr = TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap()
@@ -276,14 +276,23 @@ async fn retries_stay_on_the_chosen_side() {
     let stats = Stats::default();
     let (addr, _gw) = gateway(route(stable, vec![dead.clone()], 1.0, &stats, None)).await;
 
-    // The connect failure is not retried on the stable revision: the canary's failure shows.
+    // Unpinned: the canary could not take it, so the stable revision answers it.
     let mut c = client(addr).await;
     let answer = get(&mut c, None).await;
-    assert_eq!(answer.status, 502, "{}", answer.body);
+    assert_eq!(
+        (answer.status.as_u16(), answer.body.as_str()),
+        (200, "stable")
+    );
     assert!(dead.is_ejected());
-    assert_eq!(stable_hits.load(Ordering::SeqCst), 0);
-    assert_eq!(traffic(stats.canary.snapshot()), (1, 0, 1));
-    assert_eq!(traffic(stats.stable.snapshot()), (0, 0, 0));
+    assert_eq!(stable_hits.load(Ordering::SeqCst), 1);
+    // Counted where it was answered: no response on the canary side.
+    assert_eq!(traffic(stats.canary.snapshot()), (1, 0, 0));
+    assert_eq!(traffic(stats.stable.snapshot()), (1, 1, 0));
+
+    // Pinned to the canary: its failure shows.
+    let answer = get(&mut c, Some("canary")).await;
+    assert_eq!(answer.status, 502, "{}", answer.body);
+    assert_eq!(stable_hits.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
