@@ -34,7 +34,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    let result = runtime.block_on(run(cli.command));
+    // A command is over once `run` returns: never wait on a blocking task left behind (a DNS
+    // lookup, a read on a terminal or a file), which dropping the runtime would.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) if failure.prefixed => {
             eprint!("{failure}");
