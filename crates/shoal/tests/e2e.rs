@@ -10,6 +10,7 @@ mod e2e {
     mod balancing;
     mod dashboard;
     mod example_canary;
+    mod examples;
     mod foreign;
     mod lifecycle;
     mod logs;

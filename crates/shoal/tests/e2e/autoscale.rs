@@ -221,22 +221,18 @@ async fn steady_noisy_load_causes_no_scale_change() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_003_cpu_load_takes_the_group_from_1_to_3_and_back() {
-    // The seed's group and target group, with a shorter scale-down window for the test.
-    let spec = r#"[services.web]
-command = ["{taskboard}", "--port", "{port}", "--db", "{dir}/tasks.db"]
-route = "/"
-instances = { min = 1, desired = 1, max = 3 }
-health = { path = "/", interval = "30s", timeout = "5s", healthy_threshold = 2, unhealthy_threshold = 5 }
-resources = { cpu = 0.5, memory = "256MiB" }
-stop = { drain = "10s", timeout = "5s" }
-
-[services.web.autoscale]
-metric = "cpu"
-target = 70
-scale_down_stabilization = "10s"
-"#;
-    let shoal = Shoal::start("seed003", spec).await;
+async fn seed_003_example_cpu_load_takes_the_group_from_1_to_3_and_back() {
+    // examples/ec2-asg as written (the seed's group, target group and target tracking), with a
+    // shorter scale-down window so the test does not wait a minute.
+    let (shoal, _) = super::examples::start_example(
+        "ec2-asg",
+        &["shoal.toml"],
+        &[(
+            "scale_down_stabilization = \"60s\"",
+            "scale_down_stabilization = \"10s\"",
+        )],
+    )
+    .await;
     shoal.wait_healthy("web", 1, Duration::from_secs(30)).await;
 
     // `stress --cpu`, through the load balancer: each request burns 50 ms of CPU.

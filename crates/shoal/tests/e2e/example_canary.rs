@@ -4,71 +4,13 @@
 //! everything else, `data_dir` and the database paths included, is the example's own text.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::time::Instant;
 
+use super::examples::start_example;
 use super::support::*;
-
-/// The example's directory in the repository.
-fn example_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/helm-istio-canary")
-}
-
-/// Replaces exactly `count` occurrences of `from` (so that a changed example fails here, loudly,
-/// instead of silently running on the example's fixed ports or release binary).
-fn replace_exactly(text: &str, from: &str, to: &str, count: usize, file: &str) -> String {
-    assert_eq!(
-        text.matches(from).count(),
-        count,
-        "{file}: expected {from} {count} time(s)"
-    );
-    text.replace(from, to)
-}
-
-/// Copies the example's files into a scratch directory with free ports and this build's
-/// taskboard, and starts `shoal up` on the v1 file. Returns shoal and the paths of v1, v2, v3.
-async fn start_example() -> (Shoal, PathBuf, PathBuf, PathBuf) {
-    let dir = scratch_dir("example-canary");
-    let gateway: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let taskboard = format!("\"{}\"", taskboard_bin().display());
-    let copy = |file: &str| -> PathBuf {
-        let text = std::fs::read_to_string(example_dir().join(file))
-            .unwrap_or_else(|e| panic!("{file}: {e}"));
-        let text = replace_exactly(
-            &text,
-            "\"127.0.0.1:8080\"",
-            &format!("\"{gateway}\""),
-            1,
-            file,
-        );
-        let text = replace_exactly(
-            &text,
-            "\"127.0.0.1:7070\"",
-            &format!("\"{admin}\""),
-            1,
-            file,
-        );
-        let text = replace_exactly(
-            &text,
-            "\"../../target/release/taskboard\"",
-            &taskboard,
-            2,
-            file,
-        );
-        assert!(text.contains("data_dir = \".shoal\""), "{file}: {text}");
-        let path = dir.join(file);
-        std::fs::write(&path, text).unwrap();
-        path
-    };
-    let (v1, v2, v3) = (copy("shoal.toml"), copy("v2.toml"), copy("v3-canary.toml"));
-    let shoal = Shoal::launch(dir, v1.clone(), gateway, admin).await;
-    (shoal, v1, v2, v3)
-}
 
 fn count(versions: &BTreeMap<String, usize>, version: &str) -> usize {
     versions.get(version).copied().unwrap_or(0)
@@ -76,7 +18,13 @@ fn count(versions: &BTreeMap<String, usize>, version: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_helm_istio_canary_example_rolls_out_v2_and_splits_90_10_to_a_v3_canary() {
-    let (ex, v1, v2, v3) = start_example().await;
+    let (ex, files) = start_example(
+        "helm-istio-canary",
+        &["shoal.toml", "v2.toml", "v3-canary.toml"],
+        &[],
+    )
+    .await;
+    let (v1, v2, v3) = (files[0].clone(), files[1].clone(), files[2].clone());
     ex.wait_healthy("frontend", 3, Duration::from_secs(30))
         .await;
     ex.wait_healthy("backend", 1, Duration::from_secs(30)).await;
