@@ -321,7 +321,10 @@ async fn apply(
             None,
         ));
     }
-    let opts = shoal_spec::LoadOptions { check_ports: false };
+    let opts = shoal_spec::LoadOptions {
+        check_ports: false,
+        check_programs: true,
+    };
     let next = shoal_spec::parse(&body.source, &body.path, &opts).map_err(|d| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -387,7 +387,7 @@ mod tests {
         let spec = shoal_spec::parse(
             "[services.web]\ncommand = [\"/bin/sleep\", \"1\"]\nrestart = { backoff = \"100ms\", max_backoff = \"1s\" }\n",
             std::path::Path::new("shoal.toml"),
-            &shoal_spec::LoadOptions { check_ports: false },
+            &shoal_spec::LoadOptions { check_ports: false, check_programs: true },
         )
         .unwrap();
         let web = &spec.services["web"];

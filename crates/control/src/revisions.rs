@@ -307,7 +307,10 @@ mod tests {
         shoal_spec::parse(
             &text,
             Path::new("shoal.toml"),
-            &shoal_spec::LoadOptions { check_ports: false },
+            &shoal_spec::LoadOptions {
+                check_ports: false,
+                check_programs: true,
+            },
         )
         .unwrap()
         .services["web"]

@@ -348,7 +348,10 @@ health = {{ path = "/", interval = "500ms", timeout = "400ms", healthy_threshold
 stop = {{ drain = "1s", timeout = "2s" }}
 "#
     );
-    let opts = shoal_spec::LoadOptions { check_ports: false };
+    let opts = shoal_spec::LoadOptions {
+        check_ports: false,
+        check_programs: true,
+    };
     let spec = shoal_spec::parse(&source, &dir.join("shoal.toml"), &opts).unwrap();
     let gateway = Arc::new(Gateway::new(GatewayConfig {
         response_timeout: spec.gateway.response_timeout,

@@ -72,7 +72,10 @@ target = 10
 "#;
         let path = dir.0.join("shoal.toml");
         std::fs::write(&path, source).unwrap();
-        let opts = shoal_spec::LoadOptions { check_ports: false };
+        let opts = shoal_spec::LoadOptions {
+            check_ports: false,
+            check_programs: true,
+        };
         let spec = shoal_spec::parse(source, &path, &opts).unwrap_or_else(|d| panic!("{d}"));
         let gateway = Arc::new(Gateway::new(GatewayConfig {
             response_timeout: Duration::from_secs(5),

@@ -361,7 +361,10 @@ mod tests {
         parse(
             &src,
             Path::new("shoal.toml"),
-            &LoadOptions { check_ports: false },
+            &LoadOptions {
+                check_ports: false,
+                check_programs: true,
+            },
         )
         .unwrap_or_else(|d| panic!("{d}"))
     }

@@ -28,7 +28,12 @@ impl Admin {
         let (addr, data_dir) = match &target.addr {
             Some(a) => (a.clone(), None),
             None => {
-                let opts = shoal_spec::LoadOptions { check_ports: false };
+                // Only the admin address and data dir are needed: a program that moved since shoal
+                // started must not keep `status` from reaching it.
+                let opts = shoal_spec::LoadOptions {
+                    check_ports: false,
+                    check_programs: false,
+                };
                 let spec = shoal_spec::load(&target.file, &opts).map_err(|d| {
                     Failure::input(format!(
                         "cannot find the admin address: {} is not a valid spec\n{d}\nhint: pass --addr HOST:PORT or set SHOAL_ADDR",

@@ -14,8 +14,14 @@ use crate::exit::Failure;
 
 /// `shoal validate`: every problem at once, exit 2 if any.
 pub fn validate(file: &Path) -> Result<(), Failure> {
-    let spec = shoal_spec::load(file, &shoal_spec::LoadOptions { check_ports: true })
-        .map_err(Failure::spec)?;
+    let spec = shoal_spec::load(
+        file,
+        &shoal_spec::LoadOptions {
+            check_ports: true,
+            check_programs: true,
+        },
+    )
+    .map_err(Failure::spec)?;
     let services: Vec<String> = spec
         .services
         .values()

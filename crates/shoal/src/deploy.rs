@@ -21,7 +21,10 @@ pub async fn apply(
     output: Output,
 ) -> Result<(), Failure> {
     let file = &target.file;
-    let opts = shoal_spec::LoadOptions { check_ports: false };
+    let opts = shoal_spec::LoadOptions {
+        check_ports: false,
+        check_programs: true,
+    };
     shoal_spec::load(file, &opts).map_err(Failure::spec)?;
     let source = std::fs::read_to_string(file)
         .map_err(|e| Failure::input(format!("cannot read {}: {e}", file.display())))?;

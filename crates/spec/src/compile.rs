@@ -21,6 +21,7 @@ pub(crate) struct Context<'a> {
     /// Absolute directory relative paths are resolved against.
     pub(crate) base_dir: &'a Path,
     pub(crate) check_ports: bool,
+    pub(crate) check_programs: bool,
 }
 
 const TOP_KEYS: &[&str] = &["gateway", "admin", "services"];

@@ -27,11 +27,18 @@ pub struct LoadOptions {
     /// Check that `gateway.listen` and `admin.listen` can be bound right now. On when about to
     /// start; off for commands that only inspect a spec (and in tests).
     pub check_ports: bool,
+    /// Check that each service's program exists and is executable. On to validate and start;
+    /// off for clients that only need the admin address (a moved binary must not stop
+    /// `shoal status` from reaching the running shoal).
+    pub check_programs: bool,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { check_ports: true }
+        LoadOptions {
+            check_ports: true,
+            check_programs: true,
+        }
     }
 }
 
@@ -76,6 +83,7 @@ pub fn parse(src: &str, path: &Path, opts: &LoadOptions) -> Result<Spec, Diagnos
         source: path,
         base_dir: &base_dir,
         check_ports: opts.check_ports,
+        check_programs: opts.check_programs,
     };
     let spec = compile::compile(&mut w, &cx, &walk::TableRef::root(doc.as_table()));
     if w.has_errors() {

@@ -13,7 +13,10 @@ use crate::{parse, Diagnostic, LoadOptions, Spec};
 
 /// Port checks off: tests must not depend on which ports happen to be free.
 fn offline() -> LoadOptions {
-    LoadOptions { check_ports: false }
+    LoadOptions {
+        check_ports: false,
+        check_programs: true,
+    }
 }
 
 /// Compiles `src` as if it were `/shoal.toml` (so the base directory is `/`).

@@ -27,7 +27,10 @@ instances = { min = 1, desired = 1, max = 1 }
 "#;
 
 fn services() -> shoal_spec::Spec {
-    let opts = shoal_spec::LoadOptions { check_ports: false };
+    let opts = shoal_spec::LoadOptions {
+        check_ports: false,
+        check_programs: true,
+    };
     shoal_spec::parse(SPEC, Path::new("/nonexistent/shoal.toml"), &opts).unwrap()
 }
 

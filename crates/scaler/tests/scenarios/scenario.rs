@@ -139,8 +139,15 @@ impl Scenario {
         doc.insert("services".into(), services.into());
         let text = toml::to_string(&doc).expect("a table serializes");
         let file = format!("{name}.shoal.toml");
-        let spec = shoal_spec::parse(&text, Path::new(&file), &LoadOptions { check_ports: false })
-            .unwrap_or_else(|d| panic!("scenario {name}: the spec does not compile:\n{d}\n{text}"));
+        let spec = shoal_spec::parse(
+            &text,
+            Path::new(&file),
+            &LoadOptions {
+                check_ports: false,
+                check_programs: true,
+            },
+        )
+        .unwrap_or_else(|d| panic!("scenario {name}: the spec does not compile:\n{d}\n{text}"));
         let sim = &spec.services["sim"];
         Compiled {
             instances: sim.instances,

@@ -146,3 +146,41 @@ async fn cli_verbs_report_clearly_and_use_the_contract_exit_codes() {
     shoal.wait_healthy("web", 2, Duration::from_secs(30)).await;
     assert_eq!(shoal.status().await["services"][0]["desired"], 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_verbs_reach_shoal_after_a_program_in_the_spec_has_moved() {
+    // The service runs a copy of taskboard that is removed once shoal is up (a redeploy moved
+    // it): reading the spec for the admin address must not insist that it still exists.
+    let dir = scratch_dir("moved-program");
+    std::fs::copy(taskboard_bin(), dir.join("taskboard-copy")).unwrap();
+    let gateway: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let admin: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let spec = dir.join("shoal.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "[gateway]\nlisten = \"{gateway}\"\n[admin]\nlisten = \"{admin}\"\ndata_dir = \"data\"\n\n{}",
+            taskboard_service("web", 1, 2, "")
+                .replace("{taskboard}", "./taskboard-copy")
+                .replace("{dir}", dir.to_str().unwrap())
+        ),
+    )
+    .unwrap();
+    let shoal = Shoal::launch(dir.clone(), spec, gateway, admin).await;
+    shoal.wait_healthy("web", 1, Duration::from_secs(30)).await;
+    std::fs::remove_file(dir.join("taskboard-copy")).unwrap();
+
+    let out = shoal.cli(&["status"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("web-1"));
+    let out = shoal.cli(&["scale", "web", "2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // Validation still checks programs: the file no longer describes something runnable.
+    let out = shoal.cli(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("taskboard-copy"),
+        "{}",
+        text(&out)
+    );
+}
