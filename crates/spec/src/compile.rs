@@ -33,6 +33,7 @@ const GATEWAY_KEYS: &[&str] = &[
     "idle_timeout",
     "max_header_bytes",
     "retry_budget",
+    "threads",
 ];
 const ADMIN_KEYS: &[&str] = &["listen", "data_dir"];
 
@@ -149,6 +150,19 @@ fn gateway(w: &mut Walker<'_>, root: &TableRef<'_>) -> (GatewaySpec, Listen<'sta
         }
     }
 
+    let threads = match w.get(&t, "threads", convert::count) {
+        Val::Given(0, span) => {
+            w.error(
+                span,
+                "threads must be at least 1",
+                Some("leave threads out for half the CPUs, or give a count, e.g. threads = 2".into()),
+            );
+            None
+        }
+        Val::Given(n, _) => Some(n),
+        _ => None,
+    };
+
     let spec = GatewaySpec {
         listen: listen.value,
         connect_timeout: connect_timeout.value,
@@ -157,6 +171,7 @@ fn gateway(w: &mut Walker<'_>, root: &TableRef<'_>) -> (GatewaySpec, Listen<'sta
         idle_timeout: idle_timeout.value,
         max_header_bytes,
         retry_budget: retry_budget.value,
+        threads,
     };
     let listen = Listen {
         section: "gateway",

@@ -38,6 +38,9 @@ pub struct GatewaySpec {
     pub max_header_bytes: usize,
     /// Retries allowed as a fraction of requests (e.g. 0.2 = 20 %). Default 0.2.
     pub retry_budget: f64,
+    /// Worker threads of the gateway's own runtime (key `threads`). `None` = half the machine's
+    /// CPUs, at least one: the rest is left to the instances it proxies to.
+    pub threads: Option<u32>,
 }
 
 /// `[admin]`: the control-plane API, dashboard and `/metrics`.
@@ -434,6 +437,7 @@ impl Default for GatewaySpec {
             idle_timeout: Duration::from_secs(60),
             max_header_bytes: 64 * 1024,
             retry_budget: 0.2,
+            threads: None,
         }
     }
 }

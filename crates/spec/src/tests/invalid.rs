@@ -1076,3 +1076,13 @@ fn compile_ok_with(src: &str) {
         panic!("expected {src} to compile:\n{d}");
     }
 }
+
+#[test]
+fn gateway_threads_must_be_at_least_one() {
+    single_error(
+        &format!("[gateway]\nthreads = 0\n{WEB}"),
+        2,
+        11,
+        "threads must be at least 1",
+    );
+}

@@ -20,6 +20,7 @@ header_timeout = "5s"
 idle_timeout = "1m30s"
 max_header_bytes = "32KiB"
 retry_budget = 0.1
+threads = 3
 
 [admin]
 listen = "127.0.0.1:9070"
@@ -73,6 +74,7 @@ fn full_spec_compiles_with_given_values() {
             idle_timeout: Duration::from_secs(90),
             max_header_bytes: 32 * 1024,
             retry_budget: 0.1,
+            threads: Some(3),
         }
     );
     assert_eq!(spec.admin.listen, "127.0.0.1:9070".parse().unwrap());
