@@ -22,7 +22,8 @@
 # Usage: bench/gateway.sh            (from any directory)
 #   env: DURATION=15s CONNECTIONS=64 THREADS=2 WARMUP=3s
 #        SKIP_BUILD=1            use the existing target/release/shoal
-#        SHOAL_WORKER_THREADS=N  run shoal's runtime with N worker threads (default: one per core)
+#        GATEWAY_THREADS=N       shoal's gateway runtime threads ([gateway] threads; default: half
+#                                the CPUs, at least one)
 #        QUIET_WAIT=300          before each row, wait up to this many seconds for the machine's
 #                                CPUs to be under 10% busy (other work skews every figure)
 #        ROW_ATTEMPTS=3          measure a row again (up to this many times in all) when other
@@ -121,13 +122,12 @@ read -r GW_PORT ADMIN_PORT FRONT_PORT HAPROXY_PORT < <(free_ports 4)
 # --- start shoal (which starts the backend) ----------------------------------------------------
 fill "$tpl/shoal.toml.in" "$spec" RUN="$run" GW_PORT="$GW_PORT" ADMIN_PORT="$ADMIN_PORT" \
     BACKEND_SH="$tpl/backend.sh" NGINX="$NGINX"
+if [[ -n ${GATEWAY_THREADS:-} ]]; then
+    sed -i "s/^\[gateway\]$/[gateway]\nthreads = $GATEWAY_THREADS/" "$spec"
+fi
 "$SHOAL" validate -f "$spec" >/dev/null
 log "starting shoal (gateway 127.0.0.1:$GW_PORT)"
-if [[ -n ${SHOAL_WORKER_THREADS:-} ]]; then
-    TOKIO_WORKER_THREADS=$SHOAL_WORKER_THREADS "$SHOAL" up -f "$spec" >"$run/shoal.log" 2>&1 &
-else
-    "$SHOAL" up -f "$spec" >"$run/shoal.log" 2>&1 &
-fi
+"$SHOAL" up -f "$spec" >"$run/shoal.log" 2>&1 &
 shoal_pid=$!
 
 backend=""
@@ -297,7 +297,7 @@ done
 # --- report ------------------------------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 
-shoal_threads=${SHOAL_WORKER_THREADS:-$(nproc) (tokio default: one per core)}
+shoal_threads=${GATEWAY_THREADS:-$(( ($(nproc) + 1) / 2 )) (the default: half the CPUs, at least one)}
 cpu_model=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 mem=$(free -m | awk '/^Mem:/ {printf "%s MiB total, %s MiB free, %s MiB available", $2, $4, $7}')
 
@@ -337,8 +337,8 @@ divided by the requests completed.
   proxies. All four rows suffer alike; the ratios are the meaningful figures.
 - The direct row has one process fewer competing for the cores, so it is an upper bound, not a
   like-for-like baseline.
-- nginx runs 1 worker and HAProxy 1 thread; shoal's gateway runs on its async runtime with
-  $shoal_threads worker threads.
+- nginx runs 1 worker and HAProxy 1 thread; shoal's gateway runs on its own async runtime with
+  $shoal_threads worker threads (the control plane has its own).
 - Other work on the machine skews the rows it overlaps. Before each row the script waits (up to
   ${QUIET_WAIT} s) for the CPUs to be under 10% busy. Load average when the script started:
   $load_at_start. Share of all CPU time used by processes other than wrk, the row's proxy and
