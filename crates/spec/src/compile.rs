@@ -155,7 +155,9 @@ fn gateway(w: &mut Walker<'_>, root: &TableRef<'_>) -> (GatewaySpec, Listen<'sta
             w.error(
                 span,
                 "threads must be at least 1",
-                Some("leave threads out for half the CPUs, or give a count, e.g. threads = 2".into()),
+                Some(
+                    "leave threads out for half the CPUs, or give a count, e.g. threads = 2".into(),
+                ),
             );
             None
         }
