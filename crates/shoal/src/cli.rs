@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Runs a multi-tier web application on one machine: instances of each service behind a
-/// health-checked load-balancing gateway.
+/// health-checked load-balancing gateway, scaled automatically, rolled out without failed
+/// requests, watched on /metrics, a web dashboard and `shoal top`.
 #[derive(Debug, Parser)]
 #[command(name = "shoal", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
