@@ -39,6 +39,16 @@ fn web(version: &str, extra_env: &str, deploy: &str) -> String {
     )
 }
 
+/// The pids of a service's instances, in slot order (the same pids = nothing was restarted).
+async fn pids(shoal: &Shoal, service: &str) -> Vec<u64> {
+    shoal
+        .instances(service)
+        .await
+        .iter()
+        .filter_map(|i| i["pid"].as_u64())
+        .collect()
+}
+
 fn finished(s: &Value, revision: u64, result: &str) -> bool {
     s["rollout"].is_null()
         && s["last_rollout"]["revision"] == revision
@@ -256,10 +266,7 @@ progress_deadline = "6s"
 async fn apply_twice_dry_run_and_a_bad_file_change_nothing() {
     let shoal = Shoal::start("apply", &web("v1", "", ROLLING)).await;
     shoal.wait_healthy("web", 3, Duration::from_secs(30)).await;
-    let pids = |instances: Vec<Value>| -> Vec<u64> {
-        instances.iter().filter_map(|i| i["pid"].as_u64()).collect()
-    };
-    let before = pids(shoal.instances("web").await);
+    let before = pids(&shoal, "web").await;
 
     let out = shoal.cli(&["apply"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -296,7 +303,7 @@ async fn apply_twice_dry_run_and_a_bad_file_change_nothing() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let s = shoal.service("web").await;
     assert!(s["rollout"].is_null(), "{s:#}");
-    assert_eq!(pids(shoal.instances("web").await), before);
+    assert_eq!(pids(&shoal, "web").await, before);
     shoal.all_instances_run("web", 1, "v1", 3).await;
 
     // An in-place change: more instances of the same revision, no rollout.
@@ -528,12 +535,7 @@ env = { APP_VERSION = "api-v1" }
     assert_eq!(code, 200, "{body}");
 
     // Back to the first file: api drains and goes; web is untouched.
-    let web_pids: Vec<Value> = shoal
-        .instances("web")
-        .await
-        .iter()
-        .map(|i| i["pid"].clone())
-        .collect();
+    let web_pids = pids(&shoal, "web").await;
     let out = shoal.cli_async(&shoal.spec, &["apply"]).await;
     assert!(out.status.success(), "{}", text(&out));
     assert!(
@@ -557,13 +559,7 @@ env = { APP_VERSION = "api-v1" }
     }
     let (code, _) = http_get(shoal.gateway, "/api/tasks").await.unwrap();
     assert_eq!(code, 200, "/api/tasks now falls to web's / route");
-    let now: Vec<Value> = shoal
-        .instances("web")
-        .await
-        .iter()
-        .map(|i| i["pid"].clone())
-        .collect();
-    assert_eq!(now, web_pids);
+    assert_eq!(pids(&shoal, "web").await, web_pids);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
