@@ -18,7 +18,7 @@ use crate::endpoint::Endpoint;
 use crate::error::ProxyError;
 use crate::headers::{add_forwarded, request_host, strip_hop_by_hop};
 use crate::pool::ConnectError;
-use crate::split::{Pinned, Side};
+use crate::split::Pinned;
 use crate::table::{Backends, ColdStart, Split};
 use crate::{ServiceStats, Shared, UpstreamError};
 
@@ -159,18 +159,14 @@ async fn forward(
                 side: choice.side,
                 revision: split.revision(choice.side),
             });
-            let (chosen, other) = match choice.side {
-                Side::Stable => (backends, Arc::clone(&split.canary)),
-                Side::Canary => (Arc::clone(&split.canary), backends),
-            };
             if !choice.pinned {
-                let other_side = match choice.side {
-                    Side::Stable => Side::Canary,
-                    Side::Canary => Side::Stable,
-                };
-                fallback = Some((other, Arc::clone(split.stats(other_side))));
+                let other = choice.side.other();
+                fallback = Some((
+                    Arc::clone(split.backends(other, &backends)),
+                    Arc::clone(split.stats(other)),
+                ));
             }
-            (chosen, pinned)
+            (Arc::clone(split.backends(choice.side, &backends)), pinned)
         }
     };
 
@@ -198,8 +194,8 @@ async fn forward(
         body.boxed_unsync()
     };
     let mut pending = Some(Request::from_parts(parts, body));
-    // Only split routes pay for a second copy.
-    let replay_on_other_side = fallback.as_ref().and(replay.clone());
+    // Only split routes pay for a second copy (`and_then`: not even the clone is evaluated).
+    let replay_on_other_side = fallback.as_ref().and_then(|_| replay.clone());
     let mut result = send_with_retries(
         shared,
         &service,

@@ -20,7 +20,8 @@ pub(crate) enum Side {
 }
 
 impl Side {
-    fn other(self) -> Side {
+    /// The side a request falls back to.
+    pub(crate) fn other(self) -> Side {
         match self {
             Side::Stable => Side::Canary,
             Side::Canary => Side::Stable,
@@ -87,6 +88,18 @@ impl Split {
                 Side::Canary => self.canary.endpoints().is_empty(),
             },
         )
+    }
+
+    /// The instances of `side` (the stable ones are the route's own `backends`).
+    pub(crate) fn backends<'a>(
+        &'a self,
+        side: Side,
+        stable: &'a Arc<Backends>,
+    ) -> &'a Arc<Backends> {
+        match side {
+            Side::Stable => stable,
+            Side::Canary => &self.canary,
+        }
     }
 
     /// The counters of `side`.
