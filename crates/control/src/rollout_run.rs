@@ -114,7 +114,7 @@ impl Rollout {
             baseline: lp.views().iter().map(|v| (v.slot, v.restarts)).collect(),
             settled: BTreeSet::new(),
         };
-        rollout.publish_split(lp);
+        rollout.publish_split(lp, None);
         rollout
     }
 
@@ -158,19 +158,9 @@ impl Rollout {
     /// Ends a canary's traffic without promotion: weight 0 at once (pinned requests still
     /// reach it), its instances discarded by the loop, the split removed when they are gone.
     fn drop_canary(&mut self, lp: &mut ServiceLoop) {
-        if let Some(c) = self.canary.take() {
-            let name = lp.name();
-            lp.ctx.registry.set_split(
-                &name,
-                Some(SplitRoute {
-                    canary_revision: self.target.number,
-                    stable_revision: lp.stable.number,
-                    weight: 0,
-                    canary_stats: c.canary_stats,
-                    stable_stats: c.stable_stats,
-                    pin_header: c.pin_header,
-                }),
-            );
+        if self.canary.is_some() {
+            self.publish_split(lp, Some(0));
+            self.canary = None;
             lp.discard = Some(self.target.number);
         }
     }
@@ -193,11 +183,12 @@ impl Rollout {
         }
     }
 
-    fn publish_split(&self, lp: &ServiceLoop) {
+    /// Puts the canary's split in the routing table, at its step's weight or `weight`.
+    fn publish_split(&self, lp: &ServiceLoop, weight: Option<u32>) {
         let split = self.canary.as_ref().map(|c| SplitRoute {
             canary_revision: self.target.number,
             stable_revision: lp.stable.number,
-            weight: c.policy.weight(),
+            weight: weight.unwrap_or_else(|| c.policy.weight()),
             canary_stats: Arc::clone(&c.canary_stats),
             stable_stats: Arc::clone(&c.stable_stats),
             pin_header: c.pin_header.clone(),
@@ -473,7 +464,7 @@ impl Rollout {
                         c.policy.steps()
                     ),
                 );
-                self.publish_split(lp);
+                self.publish_split(lp, None);
             }
             Decision::Promote => {
                 lp.ctx.registry.event(
