@@ -39,6 +39,24 @@ fn web(version: &str, extra_env: &str, deploy: &str) -> String {
     )
 }
 
+/// `shoal apply -f spec` in the background, following what it starts (output captured).
+fn spawn_apply(spec: &std::path::Path) -> std::process::Child {
+    std::process::Command::new(shoal_bin())
+        .args(["apply", "-f"])
+        .arg(spec)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for a background command without holding up the runtime.
+async fn finish(child: std::process::Child) -> std::process::Output {
+    tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap()
+}
+
 /// The pids of a service's instances, in slot order (the same pids = nothing was restarted).
 async fn pids(shoal: &Shoal, service: &str) -> Vec<u64> {
     shoal
@@ -469,13 +487,7 @@ async fn ctrl_c_stops_following_and_the_rollout_goes_on() {
     let shoal = Shoal::start("ctrl-c", &web("v1", "", &slow)).await;
     shoal.wait_healthy("web", 3, Duration::from_secs(30)).await;
     let v2 = shoal.spec_variant("v2.toml", &web("v2", "", &slow));
-    let apply = std::process::Command::new(shoal_bin())
-        .args(["apply", "-f"])
-        .arg(&v2)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let apply = spawn_apply(&v2);
     shoal
         .wait_for(
             "web",
@@ -486,9 +498,7 @@ async fn ctrl_c_stops_following_and_the_rollout_goes_on() {
         .await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     signal(apply.id(), "INT");
-    let out = tokio::task::spawn_blocking(move || apply.wait_with_output().unwrap())
-        .await
-        .unwrap();
+    let out = finish(apply).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("the rollout goes on in shoal"),
@@ -601,13 +611,7 @@ async fn a_rollback_during_a_canary_ends_the_apply_that_follows_it() {
     shoal.wait_healthy("web", 3, Duration::from_secs(30)).await;
     let load = Load::start(shoal.gateway, "/instance", 10);
     let v2 = shoal.spec_variant("v2.toml", &web("v2", "", CANARY));
-    let apply = std::process::Command::new(shoal_bin())
-        .args(["apply", "-f"])
-        .arg(&v2)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let apply = spawn_apply(&v2);
     shoal
         .wait_for("web", "a healthy canary", Duration::from_secs(30), |s| {
             s["rollout"]["phase"] == "canary" && s["rollout"]["updated"] == 1
@@ -616,9 +620,7 @@ async fn a_rollback_during_a_canary_ends_the_apply_that_follows_it() {
     let out = shoal.cli(&["rollback", "web"]);
     assert!(out.status.success(), "{}", text(&out));
     // The follower ends (it does not wait forever for a rollout that is gone), and says how.
-    let out = tokio::task::spawn_blocking(move || apply.wait_with_output().unwrap())
-        .await
-        .unwrap();
+    let out = finish(apply).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("revision 2 rolled_back"),
