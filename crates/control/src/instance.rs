@@ -117,6 +117,10 @@ async fn start(
 ) -> Result<(RunningProcess, Arc<shoal_gateway::Endpoint>), String> {
     let service = spec.name.as_str();
     let port = free_port().map_err(|e| format!("found no free port: {e}"))?;
+    if let Some(volume) = revision.template.volume_of(id) {
+        create_volume(&volume)
+            .map_err(|e| format!("cannot create its volume {}: {e}", volume.display()))?;
+    }
     let launch = launch_spec(ctx, service, revision, id, port, &spec.logs);
     let process = RunningProcess::spawn(&ctx.shim, &launch)
         .await
@@ -244,6 +248,7 @@ impl Running<'_> {
                             ctx.registry.update_instance(service, slot, |r| {
                                 r.state = InstanceState::Healthy;
                                 r.ready_since = Some(Instant::now());
+                                r.health_output = None;
                             });
                             ctx.registry.event(service, Some(id), "healthy", format!("{id} is healthy and receives traffic"));
                         }
@@ -254,6 +259,7 @@ impl Running<'_> {
                             ctx.registry.update_instance(service, slot, |r| {
                                 r.state = InstanceState::Unhealthy;
                                 r.ready_since = None;
+                                r.health_output = Some(reason.clone());
                             });
                             ctx.registry.event(service, Some(id), "unhealthy", format!("{id} is unhealthy ({reason}); no more traffic"));
                         }
@@ -334,6 +340,19 @@ async fn wait_or_stop(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
     }
 }
 
+/// A stateful instance's persistent directory, created on its first start (0700: it holds the
+/// tier's data) and never removed by shoal.
+fn create_volume(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
 /// A free loopback port, chosen by the kernel.
 fn free_port() -> std::io::Result<u16> {
     let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
@@ -349,12 +368,13 @@ fn launch_spec(
     logs: &shoal_spec::LogsSpec,
 ) -> LaunchSpec {
     let template = &revision.template;
-    let argv = template.argv_for_port(port);
-    let mut env: Vec<(String, String)> = template
-        .env
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let volume = template.volume_of(id);
+    let argv = template.argv_for(port, volume.as_deref());
+    let mut env = template.env_for(volume.as_deref());
+    if let Some(v) = &volume {
+        env.push(("SHOAL_VOLUME".into(), v.display().to_string()));
+    }
+    env.push(("SHOAL_GATEWAY".into(), ctx.gateway_url.clone()));
     env.push(("PORT".into(), port.to_string()));
     env.push(("SHOAL_INSTANCE_ID".into(), id.to_string()));
     env.push(("SHOAL_SERVICE".into(), service.to_string()));

@@ -34,8 +34,8 @@ pub use events::{now_rfc3339, Event};
 pub use health::{fmt_duration, probe, Probe};
 pub use persist::SavedState;
 pub use registry::{
-    InstanceState, InstanceStatus, Registry, RolloutOutcome, RolloutStatus, ServiceStatus,
-    StatusReport, Traffic,
+    CatalogInstance, CatalogService, InstanceState, InstanceStatus, Registry, RolloutOutcome,
+    RolloutStatus, ServiceStatus, StatusReport, Traffic,
 };
 pub use revisions::{RevisionRecord, RevisionStatus, ServiceHistory};
 pub use shoal_rollout::Promote;
@@ -52,6 +52,8 @@ pub(crate) struct Context {
     pub(crate) log_dir: PathBuf,
     pub(crate) data_dir: PathBuf,
     pub(crate) history: Mutex<History>,
+    /// `SHOAL_GATEWAY` for every instance: the gateway's HTTP URL, as a client here reaches it.
+    pub(crate) gateway_url: String,
 }
 
 impl Context {
@@ -174,6 +176,10 @@ impl Controller {
             log_dir,
             data_dir,
             history: Mutex::new(history),
+            gateway_url: format!(
+                "http://{}",
+                shoal_spec::connect_address(spec.gateway.listen)
+            ),
         });
         let controller = Self {
             spec: Mutex::new(spec.clone()),

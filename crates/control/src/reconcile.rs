@@ -68,6 +68,13 @@ pub(crate) struct ServiceLoop {
     /// A rollout that was in progress when shoal stopped: begun again once the active revision
     /// serves at its count (a restart never jumps straight to an unproven revision).
     pub(crate) resume: Option<Arc<Revision>>,
+    /// Stateful services: the highest identity that may run now (the count being converged
+    /// to). A slot number is reused only once its previous instance is gone, so two instances
+    /// of one identity never run at once; a start waits for that rather than take another number.
+    identities: Option<u32>,
+    /// Whether every `depends_on` service has had a healthy instance (checked until it has, then
+    /// never again: like Compose, the order holds at start, not forever).
+    dependencies_met: bool,
     epoch: Instant,
 }
 
@@ -86,6 +93,8 @@ impl ServiceLoop {
             rollout: None,
             discard: None,
             resume: None,
+            identities: None,
+            dependencies_met: false,
             epoch: Instant::now(),
         }
     }
@@ -140,8 +149,21 @@ impl ServiceLoop {
     fn step(&mut self, want: u32) {
         let now = self.now();
         self.discard_abandoned();
-        let views = self.views();
         let spec = self.spec();
+        if !self.dependencies_ready(&spec) {
+            self.publish_status();
+            return;
+        }
+        let views = self.views();
+        // A rollout runs at least one instance (below), so up to that many identities.
+        self.identities = spec
+            .stateful
+            .is_some()
+            .then_some(if self.rollout.is_some() {
+                want.max(1)
+            } else {
+                want
+            });
         if self.rollout.is_none() && self.resume.is_some() {
             let settled = views
                 .iter()
@@ -207,12 +229,57 @@ impl ServiceLoop {
         self.start_slots(step.start, &revision);
     }
 
+    /// Whether the service may start instances: every `depends_on` service has a healthy
+    /// instance (Compose's `service_healthy`), or did once. Waiting and its end are events.
+    fn dependencies_ready(&mut self, spec: &ServiceSpec) -> bool {
+        if self.dependencies_met || spec.depends_on.is_empty() {
+            return true;
+        }
+        let registry = &self.ctx.registry;
+        // A dependency that is not (or no longer) run is not waited for.
+        let waiting: Vec<&str> = spec
+            .depends_on
+            .iter()
+            .filter(|d| registry.healthy_count(d).is_some_and(|n| n == 0))
+            .map(String::as_str)
+            .collect();
+        let name = &spec.name;
+        if waiting.is_empty() {
+            self.dependencies_met = true;
+            registry.set_waiting(name, Vec::new());
+            registry.event(
+                name,
+                None,
+                "dependencies_ready",
+                format!("{name}: {} healthy; starting", spec.depends_on.join(", ")),
+            );
+            return true;
+        }
+        let waiting: Vec<String> = waiting.into_iter().map(str::to_owned).collect();
+        if registry.set_waiting(name, waiting.clone()) {
+            registry.event(
+                name,
+                None,
+                "waiting",
+                format!(
+                    "{name} waits for {} to have a healthy instance (depends_on)",
+                    waiting.join(", ")
+                ),
+            );
+        }
+        false
+    }
+
     pub(crate) fn start_slots(&mut self, count: u32, revision: &Arc<Revision>) {
         let now = self.now();
         for _ in 0..count {
             let n = (1..)
                 .find(|n| !self.slots.contains_key(n))
                 .expect("a free slot number");
+            if self.identities.is_some_and(|limit| n > limit) {
+                // Its identity's previous instance is still leaving: start it on a later look.
+                return;
+            }
             let (stop, stop_rx) = watch::channel(false);
             let task = tokio::spawn(run_slot(
                 Arc::clone(&self.ctx),

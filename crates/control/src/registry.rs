@@ -56,6 +56,8 @@ pub(crate) struct InstanceRecord {
     pub(crate) restarts: u32,
     pub(crate) started_at: Option<Instant>,
     pub(crate) last_exit: Option<String>,
+    /// Why its last failing health check failed, while unhealthy.
+    pub(crate) health_output: Option<String>,
     /// Present while a process runs; routable in `Healthy` (and `Unhealthy` when failing open).
     pub(crate) endpoint: Option<Arc<Endpoint>>,
     /// When it last became healthy (autoscaling leaves warming instances out of averages).
@@ -105,10 +107,69 @@ pub(crate) struct ServiceRecord {
     /// Responses relayed from each revision's instances (`/metrics`), shared with their
     /// endpoints; kept after the instances leave so the counters never go back.
     pub(crate) responses: BTreeMap<u64, Arc<ResponseCounts>>,
+    /// The tier's place in the application: its TCP listener, identities, start order and
+    /// catalog labels, as the spec says now.
+    pub(crate) tier: Tier,
+    /// `depends_on` services it is still waiting for before its first start.
+    pub(crate) waiting_for: Vec<String>,
     /// Autoscaler decisions that raised the desired count (`/metrics`).
     pub(crate) scale_ups: u64,
     /// …and that lowered it.
     pub(crate) scale_downs: u64,
+}
+
+/// One service as the catalog (`/v1/catalog/...`, `/v1/health/...`) shows it.
+#[derive(Debug, Clone)]
+pub struct CatalogService {
+    /// Service name.
+    pub name: String,
+    /// `tags` from the spec.
+    pub tags: Vec<String>,
+    /// `meta` from the spec.
+    pub meta: BTreeMap<String, String>,
+    /// The gateway's TCP listener for it, as clients reach it.
+    pub tcp: Option<std::net::SocketAddr>,
+    /// Its running instances (those with a port), by slot.
+    pub instances: Vec<CatalogInstance>,
+}
+
+/// One running instance in [`CatalogService`].
+#[derive(Debug, Clone)]
+pub struct CatalogInstance {
+    /// `<service>-<n>`.
+    pub id: String,
+    /// Where it listens (loopback).
+    pub port: u16,
+    /// Lifecycle state.
+    pub state: InstanceState,
+    /// The revision it runs.
+    pub revision: u64,
+    /// Why it is not healthy, or that it is, in words (Consul's check `Output`).
+    pub output: String,
+}
+
+/// What a service is as one tier of the application (from its spec), for status, the catalog
+/// and the gateway's TCP routes.
+#[derive(Clone, Default)]
+pub(crate) struct Tier {
+    pub(crate) tcp: Option<shoal_spec::TcpSpec>,
+    /// Stateful: where its identities' volumes are.
+    pub(crate) volumes: Option<std::path::PathBuf>,
+    pub(crate) depends_on: Vec<String>,
+    pub(crate) tags: Vec<String>,
+    pub(crate) meta: BTreeMap<String, String>,
+}
+
+impl Tier {
+    fn of(spec: &ServiceSpec) -> Self {
+        Tier {
+            tcp: spec.tcp,
+            volumes: spec.stateful.as_ref().map(|s| s.volumes.clone()),
+            depends_on: spec.depends_on.clone(),
+            tags: spec.tags.clone(),
+            meta: spec.meta.clone(),
+        }
+    }
 }
 
 /// Revisions whose response counts are kept once none of their instances is left: enough for
@@ -350,6 +411,8 @@ impl Registry {
                 recent_rollouts: std::collections::VecDeque::new(),
                 trend: crate::trend::Trend::default(),
                 responses: BTreeMap::new(),
+                tier: Tier::of(spec),
+                waiting_for: Vec::new(),
                 scale_ups: 0,
                 scale_downs: 0,
             },
@@ -367,8 +430,30 @@ impl Registry {
             svc.route = spec.route.clone();
             svc.cold_start = cold_start(spec);
             svc.autoscaled = spec.autoscale.is_some();
+            svc.tier = Tier::of(spec);
         }
         self.publish();
+    }
+
+    /// Healthy instances of a service now; `None` for a service that is not run.
+    pub(crate) fn healthy_count(&self, service: &str) -> Option<usize> {
+        self.lock().services.get(service).map(|s| {
+            s.instances
+                .values()
+                .filter(|r| r.state == InstanceState::Healthy)
+                .count()
+        })
+    }
+
+    /// Records which dependencies a service waits for; true when that changed.
+    pub(crate) fn set_waiting(&self, service: &str, waiting: Vec<String>) -> bool {
+        match self.lock().services.get_mut(service) {
+            Some(svc) if svc.waiting_for != waiting => {
+                svc.waiting_for = waiting;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Forgets a service whose instances have all stopped.
@@ -485,6 +570,7 @@ impl Registry {
                 restarts: 0,
                 started_at: None,
                 last_exit: None,
+                health_output: None,
                 endpoint: None,
                 ready_since: None,
                 cpu_percent: None,
@@ -611,6 +697,48 @@ impl Registry {
         if let Some(svc) = self.lock().services.get_mut(service) {
             svc.desired = desired;
         }
+    }
+
+    /// Every service with its running instances, for the Consul-shaped catalog, and the event
+    /// sequence number it reflects (Consul's `X-Consul-Index`: it moves on every change).
+    pub fn catalog(&self) -> (Vec<CatalogService>, u64) {
+        let index = *self.changed.borrow();
+        let inner = self.lock();
+        let services = inner
+            .services
+            .iter()
+            .map(|(name, svc)| CatalogService {
+                name: name.clone(),
+                tags: svc.tier.tags.clone(),
+                meta: svc.tier.meta.clone(),
+                tcp: svc.tier.tcp.map(|t| t.connect_address()),
+                instances: svc
+                    .instances
+                    .values()
+                    .filter_map(|r| {
+                        Some(CatalogInstance {
+                            id: r.id.clone(),
+                            port: r.port.filter(|_| r.state != InstanceState::Stopped)?,
+                            state: r.state,
+                            revision: r.revision,
+                            output: match r.state {
+                                InstanceState::Healthy => "healthy: passing its checks".into(),
+                                InstanceState::Starting => {
+                                    "starting: not yet passing its checks".into()
+                                }
+                                InstanceState::Draining => "draining: leaving".into(),
+                                InstanceState::Unhealthy => r
+                                    .health_output
+                                    .clone()
+                                    .unwrap_or_else(|| "unhealthy".into()),
+                                InstanceState::Stopped => "stopped".into(),
+                            },
+                        })
+                    })
+                    .collect(),
+            })
+            .collect();
+        (services, index)
     }
 
     /// A snapshot for `status`.

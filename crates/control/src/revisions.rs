@@ -28,6 +28,11 @@ pub struct Template {
     pub cpu: f64,
     /// Memory limit, bytes.
     pub memory: Option<u64>,
+    /// Stateful services: the directory holding one persistent directory per identity
+    /// (`{volume}` = `<volumes>/<instance id>`). Absent in revisions recorded before stateful
+    /// services existed, which were not stateful.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volumes: Option<PathBuf>,
 }
 
 impl Template {
@@ -40,6 +45,7 @@ impl Template {
             env: spec.env.clone(),
             cpu: spec.resources.cpu,
             memory: spec.resources.memory,
+            volumes: spec.stateful.as_ref().map(|s| s.volumes.clone()),
         }
     }
 
@@ -51,11 +57,31 @@ impl Template {
         spec.env = self.env.clone();
         spec.resources.cpu = self.cpu;
         spec.resources.memory = self.memory;
+        spec.stateful = self
+            .volumes
+            .clone()
+            .map(|volumes| shoal_spec::StatefulSpec { volumes });
     }
 
-    /// argv for one instance's port.
-    pub fn argv_for_port(&self, port: u16) -> Vec<String> {
+    /// The persistent directory of one identity, for stateful services.
+    pub fn volume_of(&self, instance_id: &str) -> Option<PathBuf> {
+        self.volumes.as_ref().map(|v| v.join(instance_id))
+    }
+
+    /// argv for one instance: `{port}` and (stateful) `{volume}` substituted.
+    pub fn argv_for(&self, port: u16, volume: Option<&Path>) -> Vec<String> {
         shoal_spec::argv_with_port(&self.command, port)
+            .into_iter()
+            .map(|a| with_volume(a, volume))
+            .collect()
+    }
+
+    /// The spec's env with `{volume}` substituted (stateful services).
+    pub fn env_for(&self, volume: Option<&Path>) -> Vec<(String, String)> {
+        self.env
+            .iter()
+            .map(|(k, v)| (k.clone(), with_volume(v.clone(), volume)))
+            .collect()
     }
 
     /// One line for `history`: the command, and env keys with fingerprinted values (never the
@@ -75,6 +101,15 @@ impl Template {
 
     fn fingerprint(&self) -> u64 {
         fingerprint(&serde_json::to_string(self).unwrap_or_default())
+    }
+}
+
+/// `s` with `{volume}` replaced by the instance's directory (left as is without one: the spec
+/// refuses `{volume}` in services that are not stateful).
+fn with_volume(s: String, volume: Option<&Path>) -> String {
+    match volume {
+        Some(v) if s.contains("{volume}") => s.replace("{volume}", &v.display().to_string()),
+        _ => s,
     }
 }
 
@@ -373,6 +408,7 @@ mod pruning {
             env: BTreeMap::new(),
             cpu: 1.0,
             memory: None,
+            volumes: None,
         };
         let one = h.revision_for(&t(1), "first");
         h.activate(one, "good");

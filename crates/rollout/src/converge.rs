@@ -99,6 +99,11 @@ pub fn converge(
     let usefulness = |s: &&SlotView| (s.serving, settled(s), std::cmp::Reverse(s.slot));
     new.sort_by_key(usefulness);
     old.sort_by_key(usefulness);
+    if deploy.ordered {
+        // Identities (stateful): a scale-in removes the highest, whatever their state, so the
+        // ones that stay are always 1..=want (StatefulSet order).
+        new.sort_by_key(|s| std::cmp::Reverse(s.slot));
+    }
 
     let mut stop = Vec::new();
     // Surplus instances of the target (scale-in): no availability rule holds back a wanted change.

@@ -220,3 +220,44 @@ fn an_instance_counted_for_the_rollout_is_not_held_to_deadlines_again() {
     let v = judge(&[wobbly], 2, 1, &d, 490 * S, 500 * S);
     assert!(matches!(v, Verdict::Failed(_)), "{v:?}");
 }
+
+/// A stateful service's deploy settings, as the spec compiles them.
+fn ordered() -> DeploySpec {
+    DeploySpec {
+        ordered: true,
+        ..deploy(0, 1)
+    }
+}
+
+#[test]
+fn stateful_scale_in_removes_the_highest_identity_whatever_its_state() {
+    let slots = [
+        slot(1, 1, 0, Some(1)),
+        slot(2, 1, 0, None),
+        slot(3, 1, 0, Some(1)),
+    ];
+    assert_eq!(converge(&slots, 1, 2, &ordered(), 100 * S).stop, vec![3]);
+    assert_eq!(converge(&slots, 1, 1, &ordered(), 100 * S).stop, vec![3, 2]);
+}
+
+#[test]
+fn a_stateful_rollout_replaces_the_highest_first_and_one_at_a_time() {
+    let d = ordered();
+    let mut slots = vec![
+        slot(1, 1, 0, Some(1)),
+        slot(2, 1, 0, Some(1)),
+        slot(3, 1, 0, Some(1)),
+    ];
+    // Stop first (no surge): the highest old one, and its replacement is asked for at once
+    // (the loop starts it once the old one is gone: identities are never doubled).
+    let step = converge(&slots, 2, 3, &d, 100 * S);
+    assert_eq!((step.start, step.stop), (1, vec![3]));
+    slots.retain(|s| s.slot != 3);
+    slots.push(slot(3, 2, 100, None));
+    // Nothing more until the new one has settled.
+    let step = converge(&slots, 2, 3, &d, 101 * S);
+    assert_eq!((step.start, step.stop), (0, vec![]));
+    slots[2] = slot(3, 2, 100, Some(101));
+    let step = converge(&slots, 2, 3, &d, 110 * S);
+    assert_eq!((step.start, step.stop), (1, vec![2]));
+}

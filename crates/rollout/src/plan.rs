@@ -200,6 +200,30 @@ pub fn plan(running: &Spec, next: &Spec) -> Plan {
 /// working directory, environment, resource limits) needs a new revision; the rest applies in
 /// place.
 fn service_fields(old: &ServiceSpec, new: &ServiceSpec) -> Vec<FieldChange> {
+    // Unpacked field by field: a new `ServiceSpec` field does not compile until it is placed
+    // here, as a rollout or an in-place change.
+    let ServiceSpec {
+        name: _,
+        command,
+        program,
+        workdir,
+        env: _,
+        route,
+        instances,
+        health,
+        stop,
+        restart,
+        resources,
+        slow_start,
+        autoscale,
+        deploy,
+        logs,
+        tcp,
+        stateful,
+        depends_on,
+        tags,
+        meta,
+    } = new;
     let mut fields = Vec::new();
     let mut diff = |field: &'static str, from: String, to: String, how: How| {
         if from != to {
@@ -211,86 +235,77 @@ fn service_fields(old: &ServiceSpec, new: &ServiceSpec) -> Vec<FieldChange> {
             });
         }
     };
-    diff(
-        "command",
-        format!("{:?}", old.command),
-        format!("{:?}", new.command),
-        How::Rollout,
-    );
+    let debug = |v: &dyn std::fmt::Debug| format!("{v:?}");
+    // How instances start: a new revision.
+    diff("command", debug(&old.command), debug(command), How::Rollout);
     diff(
         "program",
         old.program.display().to_string(),
-        new.program.display().to_string(),
+        program.display().to_string(),
         How::Rollout,
     );
     diff(
         "workdir",
         old.workdir.display().to_string(),
-        new.workdir.display().to_string(),
+        workdir.display().to_string(),
         How::Rollout,
     );
     diff("env", env_keys(old), env_keys(new), How::Rollout);
     diff(
         "resources",
-        format!("{:?}", old.resources),
-        format!("{:?}", new.resources),
+        debug(&old.resources),
+        debug(resources),
         How::Rollout,
     );
+    // Identities and their directories change what each instance starts with.
     diff(
-        "route",
-        format!("{:?}", old.route),
-        format!("{:?}", new.route),
-        How::InPlace,
+        "stateful",
+        debug(&old.stateful),
+        debug(stateful),
+        How::Rollout,
     );
+    // The rest: the running instances stay.
+    diff("route", debug(&old.route), debug(route), How::InPlace);
+    // The listener is opened, moved or closed; connections to instances are unaffected.
+    diff("tcp", debug(&old.tcp), debug(tcp), How::InPlace);
     diff(
         "instances",
-        format!("{:?}", old.instances),
-        format!("{:?}", new.instances),
+        debug(&old.instances),
+        debug(instances),
         How::InPlace,
     );
-    diff(
-        "health",
-        format!("{:?}", old.health),
-        format!("{:?}", new.health),
-        How::InPlace,
-    );
-    diff(
-        "stop",
-        format!("{:?}", old.stop),
-        format!("{:?}", new.stop),
-        How::InPlace,
-    );
-    diff(
-        "restart",
-        format!("{:?}", old.restart),
-        format!("{:?}", new.restart),
-        How::InPlace,
-    );
+    diff("health", debug(&old.health), debug(health), How::InPlace);
+    diff("stop", debug(&old.stop), debug(stop), How::InPlace);
+    diff("restart", debug(&old.restart), debug(restart), How::InPlace);
     diff(
         "slow_start",
-        format!("{:?}", old.slow_start),
-        format!("{:?}", new.slow_start),
+        debug(&old.slow_start),
+        debug(slow_start),
         How::InPlace,
     );
     diff(
         "autoscale",
-        format!("{:?}", old.autoscale),
-        format!("{:?}", new.autoscale),
+        debug(&old.autoscale),
+        debug(autoscale),
         How::InPlace,
     );
     diff(
         "deploy",
         describe_deploy(&old.deploy),
-        describe_deploy(&new.deploy),
+        describe_deploy(deploy),
         How::InPlace,
     );
     // Instances started from now on rotate with the new bound (a running one keeps its own).
+    diff("logs", debug(&old.logs), debug(logs), How::InPlace);
+    // Start order matters only when an instance starts; the catalog shows the new labels at once.
     diff(
-        "logs",
-        format!("{:?}", old.logs),
-        format!("{:?}", new.logs),
+        "depends_on",
+        debug(&old.depends_on),
+        debug(depends_on),
         How::InPlace,
     );
+    diff("tags", debug(&old.tags), debug(tags), How::InPlace);
+    diff("meta", debug(&old.meta), debug(meta), How::InPlace);
     fields
 }
 

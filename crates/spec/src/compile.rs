@@ -1,6 +1,7 @@
 //! Stage two of loading a spec: turning the walked TOML into the compiled [`Spec`], applying
 //! defaults and checking everything that involves more than one value.
 
+mod discovery;
 mod listen;
 mod program;
 mod service;
@@ -52,8 +53,27 @@ pub(crate) fn compile(w: &mut Walker<'_>, cx: &Context<'_>, root: &TableRef<'_>)
     );
     let (gateway, gateway_listen) = gateway(w, root);
     let (admin, admin_listen) = admin(w, cx, root);
-    let services = services(w, cx, root);
     listen::check(w, &gateway_listen, &admin_listen, cx.check_ports);
+    let (mut services, positions) = services(w, cx, root, &admin.data_dir);
+    let tcp: Vec<Listen> = positions
+        .iter()
+        .filter_map(|p| {
+            let spec = services.get(&p.name)?.tcp?;
+            Some(Listen {
+                section: format!("services.{}", p.name),
+                key: "tcp",
+                addr: crate::walk::Setting {
+                    value: spec.listen,
+                    span: p.tcp.clone(),
+                    valid: true,
+                },
+                section_span: None,
+            })
+        })
+        .collect();
+    listen::check_tcp(w, &[&gateway_listen, &admin_listen], &tcp, cx.check_ports);
+    discovery::check_dependencies(w, &positions, &services);
+    discovery::resolve(w, root, gateway.listen, &mut services);
     Spec {
         source: cx.source.to_path_buf(),
         base_dir: cx.base_dir.to_path_buf(),
@@ -82,7 +102,7 @@ fn positive_duration(
     s
 }
 
-fn gateway(w: &mut Walker<'_>, root: &TableRef<'_>) -> (GatewaySpec, Listen<'static>) {
+fn gateway(w: &mut Walker<'_>, root: &TableRef<'_>) -> (GatewaySpec, Listen) {
     let d = GatewaySpec::default();
     let t = w.section(
         root,
@@ -176,18 +196,15 @@ fn gateway(w: &mut Walker<'_>, root: &TableRef<'_>) -> (GatewaySpec, Listen<'sta
         threads,
     };
     let listen = Listen {
-        section: "gateway",
+        section: "gateway".into(),
+        key: "listen",
         addr: listen,
         section_span: t.span(),
     };
     (spec, listen)
 }
 
-fn admin(
-    w: &mut Walker<'_>,
-    cx: &Context<'_>,
-    root: &TableRef<'_>,
-) -> (AdminSpec, Listen<'static>) {
+fn admin(w: &mut Walker<'_>, cx: &Context<'_>, root: &TableRef<'_>) -> (AdminSpec, Listen) {
     let t = w.section(
         root,
         "admin",
@@ -212,7 +229,8 @@ fn admin(
         data_dir,
     };
     let listen = Listen {
-        section: "admin",
+        section: "admin".into(),
+        key: "listen",
         addr: listen,
         section_span: t.span(),
     };
@@ -224,11 +242,21 @@ pub(crate) fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
+/// Where a service's settings that are checked against other services were written.
+pub(crate) struct Positions {
+    pub(crate) name: String,
+    /// `tcp`, when valid.
+    pub(crate) tcp: Option<crate::walk::Span>,
+    /// Each `depends_on` name.
+    pub(crate) depends_on: Vec<(String, Option<crate::walk::Span>)>,
+}
+
 fn services(
     w: &mut Walker<'_>,
     cx: &Context<'_>,
     root: &TableRef<'_>,
-) -> BTreeMap<String, crate::model::ServiceSpec> {
+    data_dir: &Path,
+) -> (BTreeMap<String, crate::model::ServiceSpec>, Vec<Positions>) {
     let table = w.open(
         root,
         "services",
@@ -239,14 +267,15 @@ fn services(
         if table.valid() {
             w.error(None, "no services defined", Some(MINIMAL_SERVICE.into()));
         }
-        return BTreeMap::new();
+        return (BTreeMap::new(), Vec::new());
     }
 
     let mut out = BTreeMap::new();
+    let mut positions = Vec::new();
     // (host, path prefix) -> the service that claimed it first, in file order.
     let mut routes: HashMap<(Option<String>, String), String> = HashMap::new();
     for entry in entries {
-        let Some(compiled) = service::compile(w, cx, &table, entry) else {
+        let Some(compiled) = service::compile(w, cx, &table, entry, data_dir) else {
             continue;
         };
         let name = compiled.spec.name.clone();
@@ -272,7 +301,12 @@ fn services(
                 routes.insert(key, name.clone());
             }
         }
+        positions.push(Positions {
+            name: name.clone(),
+            tcp: compiled.tcp_span,
+            depends_on: compiled.depends_on,
+        });
         out.insert(name, compiled.spec);
     }
-    out
+    (out, positions)
 }

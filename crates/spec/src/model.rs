@@ -84,6 +84,89 @@ pub struct ServiceSpec {
     /// `logs = { max_size, keep }`: how much disk each instance's output may take. Always
     /// present: without the key, [`LogsSpec::default`].
     pub logs: LogsSpec,
+    /// `tcp = "127.0.0.1:6380"` (or a table): a TCP listener in the gateway that balances
+    /// connections over the healthy instances, for tiers that do not speak HTTP (Redis,
+    /// PostgreSQL). `None` = no TCP listener. A service may have both this and a `route`.
+    pub tcp: Option<TcpSpec>,
+    /// `stateful = true` (with an optional `volume`): instances keep their identity and a
+    /// persistent directory. `None` = instances are disposable.
+    pub stateful: Option<StatefulSpec>,
+    /// `depends_on = ["db"]`: the services that must have a healthy instance before this one's
+    /// first instance starts, and that stop only after this one has stopped. Checked: every
+    /// name exists, no cycles.
+    pub depends_on: Vec<String>,
+    /// `tags = ["primary"]`: free-form labels shown in the catalog (`/v1/catalog/...`), as
+    /// Consul's service tags.
+    pub tags: Vec<String>,
+    /// `meta = { version = "7" }`: free-form key/values shown in the catalog, as Consul's
+    /// service meta.
+    pub meta: BTreeMap<String, String>,
+}
+
+/// `tcp = "ADDR"` or `tcp = { listen = "ADDR", max_connections = 1024, idle_timeout = "10m",
+/// drain_quiet = "200ms" }`: the gateway's TCP listener for one service (HAProxy `mode tcp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpSpec {
+    /// Where clients connect, e.g. `127.0.0.1:6380`. Key `listen` (or the string itself).
+    pub listen: SocketAddr,
+    /// Open connections allowed to this service at once; more are refused at once (reset).
+    /// Key `max_connections`. Default 1024; 1..=65536.
+    pub max_connections: u32,
+    /// A connection with no bytes either way this long is closed. Key `idle_timeout`.
+    /// Default 10m.
+    pub idle_timeout: Duration,
+    /// When an instance leaves, each of its connections is closed once it has been quiet (no
+    /// bytes either way) this long, so pooled request/response clients are never cut
+    /// mid-reply. Key `drain_quiet`. Default 200ms.
+    pub drain_quiet: Duration,
+}
+
+impl TcpSpec {
+    /// The settings for a listener on `listen` with every other key at its default.
+    pub fn on(listen: SocketAddr) -> Self {
+        TcpSpec {
+            listen,
+            max_connections: 1024,
+            idle_timeout: Duration::from_secs(600),
+            drain_quiet: Duration::from_millis(200),
+        }
+    }
+
+    /// The address another program connects to: the listen address, with an unspecified IP
+    /// (`0.0.0.0`, `::`) replaced by loopback.
+    pub fn connect_address(&self) -> SocketAddr {
+        connect_address(self.listen)
+    }
+}
+
+/// `addr` as a client on this machine reaches it: an unspecified IP becomes loopback.
+pub fn connect_address(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, addr.port()))
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port()))
+        }
+        _ => addr,
+    }
+}
+
+/// `stateful = true`: stable identities (`db-1` stays `db-1` across crashes, restarts of shoal and
+/// rollouts) and one persistent directory per identity, never deleted by shoal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatefulSpec {
+    /// The directory that holds one sub-directory per instance identity (`<volumes>/db-1`).
+    /// Key `volume`, resolved against the spec's directory; default
+    /// `<data_dir>/volumes/<service>`.
+    pub volumes: PathBuf,
+}
+
+impl StatefulSpec {
+    /// The persistent directory of one identity (`{volume}` and `SHOAL_VOLUME`).
+    pub fn volume_of(&self, instance_id: &str) -> PathBuf {
+        self.volumes.join(instance_id)
+    }
 }
 
 /// `logs = { max_size = "10MiB", keep = 3 }`: the bound on each instance's log files, so that a
@@ -153,6 +236,10 @@ pub struct DeploySpec {
     /// On failure, go back to the last stable revision without waiting for an operator. Key
     /// `auto_revert`. Default true.
     pub auto_revert: bool,
+    /// Set for stateful services (not a key): instances have identities, so a rollout replaces
+    /// the highest identity first and a scale-in removes the highest, like a StatefulSet.
+    /// Compiled with `max_surge = 0`: two instances of one identity never run at once.
+    pub ordered: bool,
 }
 
 /// How a rollout moves from the running revision to the new one.
@@ -390,6 +477,22 @@ pub enum HealthCheck {
     Http { path: String },
     /// A TCP connect must succeed. `health = { tcp = true }`; the default for unrouted services.
     Tcp,
+    /// A protocol probe: connect, write `send` (if any), and pass once the answer contains
+    /// `expect` (`health = { send = "PING\r\n", expect = "+PONG" }`).
+    Expect {
+        /// Bytes written after connecting. Key `send`; may be empty (a banner protocol).
+        send: String,
+        /// Bytes the answer must contain. Key `expect`; never empty.
+        expect: String,
+    },
+    /// A program run with `{port}` substituted in its argv; exit status 0 passes, anything else
+    /// (or running past `timeout`, when it is killed) fails. Never run through a shell.
+    Exec {
+        /// argv as written (`{port}` placeholders). Key `exec`.
+        argv: Vec<String>,
+        /// The first element resolved to an executable, as for `command`.
+        program: PathBuf,
+    },
 }
 
 /// `stop = { drain, timeout }`: DESIGN principle 5.
@@ -485,6 +588,7 @@ impl Default for DeploySpec {
             healthy_deadline: Duration::from_secs(5 * 60),
             progress_deadline: Duration::from_secs(10 * 60),
             auto_revert: true,
+            ordered: false,
         }
     }
 }

@@ -4,6 +4,7 @@
 mod deploy;
 mod invalid;
 mod logs;
+mod tiers;
 mod valid;
 
 use std::path::{Path, PathBuf};

@@ -7,15 +7,17 @@ use std::net::{SocketAddr, TcpListener};
 use crate::walk::{Setting, Span, Walker};
 
 /// One listen address with where it came from.
-pub(crate) struct Listen<'a> {
-    /// `gateway` or `admin`.
-    pub(crate) section: &'a str,
+pub(crate) struct Listen {
+    /// `gateway`, `admin` or `services.NAME`.
+    pub(crate) section: String,
+    /// The key that holds the address: `listen`, or `tcp` for a service.
+    pub(crate) key: &'static str,
     pub(crate) addr: Setting<SocketAddr>,
     /// Position of the `[section]` table, used when the address is a default.
     pub(crate) section_span: Option<Span>,
 }
 
-impl Listen<'_> {
+impl Listen {
     fn span(&self) -> Option<Span> {
         self.addr.span.clone().or_else(|| self.section_span.clone())
     }
@@ -24,10 +26,16 @@ impl Listen<'_> {
     fn example(&self, port: u16) -> String {
         let ip = self.addr.value.ip();
         format!(
-            "[{}] listen = \"{}\"",
+            "[{}] {} = \"{}\"",
             self.section,
+            self.key,
             SocketAddr::new(ip, port)
         )
+    }
+
+    /// `gateway.listen`, `services.redis.tcp`: the setting's name in messages.
+    fn name(&self) -> String {
+        format!("{}.{}", self.section, self.key)
     }
 }
 
@@ -40,12 +48,7 @@ fn collide(a: SocketAddr, b: SocketAddr) -> bool {
 }
 
 /// Checks that the gateway and admin addresses differ and (with `check_ports`) can be bound.
-pub(crate) fn check(
-    w: &mut Walker<'_>,
-    gateway: &Listen<'_>,
-    admin: &Listen<'_>,
-    check_ports: bool,
-) {
+pub(crate) fn check(w: &mut Walker<'_>, gateway: &Listen, admin: &Listen, check_ports: bool) {
     let mut admin_collides = false;
     if let (Some(&g), Some(&a)) = (gateway.addr.ok(), admin.addr.ok()) {
         if collide(g, a) {
@@ -74,23 +77,59 @@ pub(crate) fn check(
         if admin_collides && std::ptr::eq(listen, admin) {
             continue;
         }
+        check_bind(w, listen);
+    }
+}
+
+/// Checks that a service's TCP listener collides with neither the gateway, the admin API nor an
+/// earlier service's listener and (with `check_ports`) can be bound.
+pub(crate) fn check_tcp(w: &mut Walker<'_>, fixed: &[&Listen], tcp: &[Listen], check_ports: bool) {
+    for (i, listen) in tcp.iter().enumerate() {
         let Some(&addr) = listen.addr.ok() else {
             continue;
         };
-        if let Err(e) = TcpListener::bind(addr) {
-            let (message, hint) = bind_problem(listen, addr, &e);
-            w.error(listen.span(), message, Some(hint));
+        let earlier = fixed.iter().copied().chain(tcp[..i].iter());
+        let clash = earlier
+            .filter(|other| other.addr.ok().is_some_and(|&o| collide(o, addr)))
+            .map(|other| (other.name(), other.addr.value))
+            .next();
+        if let Some((other, other_addr)) = clash {
+            let next = addr.port().checked_add(1).unwrap_or(1024);
+            w.error(
+                listen.span(),
+                format!(
+                    "{} ({addr}) and {other} ({other_addr}) use the same port",
+                    listen.name()
+                ),
+                Some(format!(
+                    "give each listener its own port, e.g. {}",
+                    listen.example(next)
+                )),
+            );
+        } else if check_ports {
+            check_bind(w, listen);
         }
     }
 }
 
-fn bind_problem(listen: &Listen<'_>, addr: SocketAddr, e: &std::io::Error) -> (String, String) {
+/// Reports an address that cannot be bound right now.
+fn check_bind(w: &mut Walker<'_>, listen: &Listen) {
+    let Some(&addr) = listen.addr.ok() else {
+        return;
+    };
+    if let Err(e) = TcpListener::bind(addr) {
+        let (message, hint) = bind_problem(listen, addr, &e);
+        w.error(listen.span(), message, Some(hint));
+    }
+}
+
+fn bind_problem(listen: &Listen, addr: SocketAddr, e: &std::io::Error) -> (String, String) {
     let port = addr.port();
     let other = listen.example(port.checked_add(1).unwrap_or(1024));
     let default_note = if listen.addr.given() {
         String::new()
     } else {
-        format!(" ({addr} is the default for [{}])", listen.section)
+        format!(" ({addr} is the default for {})", listen.name())
     };
     match e.kind() {
         ErrorKind::AddrInUse => (

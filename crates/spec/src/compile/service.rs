@@ -6,6 +6,9 @@ mod logs;
 mod policy;
 mod process;
 mod routing;
+mod tier;
+
+use std::path::Path;
 
 use crate::model::ServiceSpec;
 use crate::walk::{Entry, Span, TableRef, Walker};
@@ -27,6 +30,12 @@ const SERVICE_KEYS: &[&str] = &[
     "autoscale",
     "deploy",
     "logs",
+    "tcp",
+    "stateful",
+    "volume",
+    "depends_on",
+    "tags",
+    "meta",
 ];
 
 /// Keys people plausibly write that mean something else here.
@@ -60,6 +69,10 @@ pub(crate) struct Compiled {
     pub(crate) spec: ServiceSpec,
     /// Set only when route and host are both valid.
     pub(crate) route_span: Option<Span>,
+    /// Where `tcp` was written, when valid (for the listen-address checks).
+    pub(crate) tcp_span: Option<Span>,
+    /// Each `depends_on` name with its position (checked once every service is known).
+    pub(crate) depends_on: Vec<(String, Option<Span>)>,
 }
 
 /// True for `[a-z0-9][a-z0-9-]*`, at most [`MAX_NAME_LEN`] characters.
@@ -105,6 +118,7 @@ pub(crate) fn compile(
     cx: &Context<'_>,
     services: &TableRef<'_>,
     entry: Entry<'_>,
+    data_dir: &Path,
 ) -> Option<Compiled> {
     check_name(w, &entry);
     let t = w.table(
@@ -122,14 +136,19 @@ pub(crate) fn compile(
     let env = process::env(w, &t);
     let (route, route_span) = routing::route(w, &t);
     let instances = policy::instances(w, &t);
-    let health = policy::health(w, &t, route.is_some());
+    let health = policy::health(w, cx, &t, route.is_some());
     let stop = policy::stop(w, &t);
     let restart = policy::restart(w, &t);
     let (resources, memory_absent) = policy::resources(w, &t);
     let slow_start = policy::slow_start(w, &t);
     let autoscale = autoscale::autoscale(w, &t, &instances, memory_absent);
-    let deploy = deploy::deploy(w, &t);
+    let stateful = tier::stateful(w, cx, &t, entry.name, data_dir);
+    let deploy = deploy::deploy(w, &t, stateful.is_some());
     let logs = logs::logs(w, &t);
+    let (tcp, tcp_span) = tier::tcp(w, &t);
+    let depends_on = tier::depends_on(w, &t);
+    let tags = tier::tags(w, &t);
+    let meta = tier::meta(w, &t);
 
     Some(Compiled {
         spec: ServiceSpec {
@@ -148,8 +167,15 @@ pub(crate) fn compile(
             autoscale,
             deploy,
             logs,
+            tcp,
+            stateful,
+            depends_on: depends_on.iter().map(|(n, _)| n.clone()).collect(),
+            tags,
+            meta,
         },
         route_span,
+        tcp_span,
+        depends_on,
     })
 }
 

@@ -106,6 +106,7 @@ fn full_canary_table() {
             healthy_deadline: secs(30),
             progress_deadline: secs(60),
             auto_revert: true,
+            ordered: false,
         }
     );
 }
@@ -125,6 +126,7 @@ fn rolling_table_with_every_key() {
             healthy_deadline: secs(60),
             progress_deadline: secs(60),
             auto_revert: false,
+            ordered: false,
         }
     );
 }

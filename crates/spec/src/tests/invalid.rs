@@ -456,7 +456,7 @@ fn health_path_and_tcp() {
         &format!("{WEB}health = {{ path = \"/\", tcp = true }}\n"),
         3,
         30,
-        "cannot be both HTTP (path) and TCP (tcp = true)",
+        "health has both path and tcp",
     );
 }
 

@@ -84,9 +84,17 @@ const MISPLACED: &[(&str, &str)] = &[
     ),
 ];
 
-/// Reads `deploy` of the service table `t`. An absent table gives [`DeploySpec::default`].
-pub(crate) fn deploy(w: &mut Walker<'_>, t: &TableRef<'_>) -> DeploySpec {
-    let d = DeploySpec::default();
+/// Reads `deploy` of the service table `t`. An absent table gives [`DeploySpec::default`]; for a
+/// stateful service (`ordered`) one old instance stops before its replacement starts
+/// (`max_surge = 0`, `max_unavailable = 1`), since two instances of one identity never run at
+/// once, and canaries are refused (a canary would be a second instance of an identity).
+pub(crate) fn deploy(w: &mut Walker<'_>, t: &TableRef<'_>, ordered: bool) -> DeploySpec {
+    let mut d = DeploySpec::default();
+    if ordered {
+        d.max_surge = 0;
+        d.max_unavailable = 1;
+        d.ordered = true;
+    }
     let dt = w.open(
         t,
         "deploy",
@@ -103,6 +111,13 @@ pub(crate) fn deploy(w: &mut Walker<'_>, t: &TableRef<'_>) -> DeploySpec {
     let max_unavailable = w
         .get(&dt, "max_unavailable", convert::count)
         .or(d.max_unavailable);
+    if ordered && max_surge.ok().is_some_and(|&n| n > 0) {
+        w.error(
+            max_surge.span.clone(),
+            "max_surge must be 0 for a stateful service",
+            Some("each identity (db-1, db-2, …) runs at most once, so a rollout stops an instance before starting its replacement: remove max_surge (max_unavailable sets how many are replaced at once)".into()),
+        );
+    }
     if let (Some(0), Some(0)) = (max_surge.ok(), max_unavailable.ok()) {
         w.error(
             written(&max_surge, &max_unavailable),
@@ -153,6 +168,14 @@ pub(crate) fn deploy(w: &mut Walker<'_>, t: &TableRef<'_>) -> DeploySpec {
         .or(d.auto_revert);
 
     let strategy = match strategy {
+        Val::Given("canary", span) if ordered => {
+            w.error(
+                span,
+                "strategy = \"canary\" is not available for a stateful service",
+                Some("a canary runs a second instance of an identity beside the first; stateful services roll out one instance at a time with strategy = \"rolling\"".into()),
+            );
+            Strategy::Rolling
+        }
         Val::Given("canary", span) => {
             let (spec, steps_given) = canary(w, &dt);
             if !steps_given {
@@ -186,6 +209,7 @@ pub(crate) fn deploy(w: &mut Walker<'_>, t: &TableRef<'_>) -> DeploySpec {
         healthy_deadline: healthy_deadline.value,
         progress_deadline: progress_deadline.value,
         auto_revert: auto_revert.value,
+        ordered,
     }
 }
 

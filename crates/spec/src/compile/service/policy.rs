@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use toml_edit::Item;
 
+use crate::compile::{program, Context};
 use crate::model::{HealthCheck, HealthSpec, InstanceCounts, ResourcesSpec, RestartSpec, StopSpec};
 use crate::walk::convert::{self, Problem};
 use crate::walk::{Setting, Span, TableRef, Val, Walker};
@@ -23,6 +24,9 @@ const INSTANCE_KEYS: &[&str] = &["min", "desired", "max"];
 const HEALTH_KEYS: &[&str] = &[
     "path",
     "tcp",
+    "send",
+    "expect",
+    "exec",
     "interval",
     "timeout",
     "healthy_threshold",
@@ -137,6 +141,113 @@ fn restart_after(item: &Item) -> Result<Option<Duration>, Problem> {
     Ok((!d.is_zero()).then_some(d))
 }
 
+/// Which check `health` asks for: exactly one of `path` (HTTP), `tcp = true`, `expect` (with an
+/// optional `send`) or `exec`; without any, HTTP `GET /` for routed services and a TCP connect
+/// otherwise.
+fn check_kind(w: &mut Walker<'_>, cx: &Context<'_>, h: &TableRef<'_>, routed: bool) -> HealthCheck {
+    let path = w.get(h, "path", |item| {
+        let p = convert::string(item)?;
+        if p.starts_with('/') {
+            Ok(p)
+        } else {
+            Err(
+                Problem::new(format!("health path must start with \"/\", found \"{p}\""))
+                    .hint(format!("write path = \"/{}\"", p.trim_start_matches('/'))),
+            )
+        }
+    });
+    let tcp = w.get(h, "tcp", convert::boolean);
+    let send = w.get(h, "send", convert::string);
+    let expect = w.get(h, "expect", |item| {
+        let e = convert::string(item)?;
+        if e.is_empty() {
+            return Err(Problem::new("expect must not be empty").hint(
+                "write the start of the answer that means healthy, e.g. expect = \"+PONG\"",
+            ));
+        }
+        Ok(e)
+    });
+    let exec = exec_probe(w, cx, h);
+    let mut kinds: Vec<(&str, Option<Span>)> = Vec::new();
+    if let Val::Given(_, span) = &path {
+        kinds.push(("path", span.clone()));
+    }
+    if let Val::Given(true, span) = &tcp {
+        kinds.push(("tcp", span.clone()));
+    }
+    if let Val::Given(_, span) = &expect {
+        kinds.push(("expect", span.clone()));
+    }
+    if let Some((_, span)) = &exec {
+        kinds.push(("exec", span.clone()));
+    }
+    if let [first, second, ..] = kinds.as_slice() {
+        w.error(
+            second.1.clone(),
+            format!("health has both {} and {}: choose one kind of check", first.0, second.0),
+            Some("path = HTTP GET, tcp = true = a TCP connect, send/expect = a protocol probe, exec = a program".into()),
+        );
+    }
+    if let (Val::Given(_, span), Val::Missing) = (&send, &expect) {
+        w.error(
+            span.clone(),
+            "health.send needs expect",
+            Some("say what a healthy answer contains, e.g. health = { send = \"PING\\r\\n\", expect = \"+PONG\" }".into()),
+        );
+    }
+    match (path, tcp, expect, exec) {
+        (Val::Given(path, _), ..) => HealthCheck::Http { path },
+        (_, Val::Given(true, _), ..) => HealthCheck::Tcp,
+        (_, _, Val::Given(expect, _), _) => HealthCheck::Expect {
+            send: match send {
+                Val::Given(s, _) => s,
+                _ => String::new(),
+            },
+            expect,
+        },
+        (_, _, _, Some((check, _))) => check,
+        (_, Val::Given(false, _), ..) => HealthCheck::Http { path: "/".into() },
+        _ if routed => HealthCheck::Http { path: "/".into() },
+        _ => HealthCheck::Tcp,
+    }
+}
+
+/// `exec = ["pg_isready", "-p", "{port}"]`: the probe program, resolved like `command`.
+fn exec_probe(
+    w: &mut Walker<'_>,
+    cx: &Context<'_>,
+    h: &TableRef<'_>,
+) -> Option<(HealthCheck, Option<Span>)> {
+    let example = "[\"pg_isready\", \"-h\", \"127.0.0.1\", \"-p\", \"{port}\"]";
+    let Val::Given(argv, span) = w.string_list(h, "exec", example) else {
+        return None;
+    };
+    let Some((first, first_span)) = argv.first() else {
+        w.error(
+            span,
+            "health.exec is empty",
+            Some(format!(
+                "give the program and its arguments: exec = {example}"
+            )),
+        );
+        return None;
+    };
+    let program = if cx.check_programs {
+        let path_var = std::env::var_os("PATH");
+        match program::resolve(first, cx.base_dir, path_var.as_deref()) {
+            Ok(p) => p,
+            Err(p) => {
+                w.problem(first_span.clone(), p);
+                return None;
+            }
+        }
+    } else {
+        std::path::PathBuf::from(first)
+    };
+    let argv = argv.into_iter().map(|(a, _)| a).collect();
+    Some((HealthCheck::Exec { argv, program }, span))
+}
+
 /// A threshold count that must be at least 1.
 fn threshold(w: &mut Walker<'_>, t: &TableRef<'_>, key: &str, default: u32) -> u32 {
     let s = w.get(t, key, convert::count).or(default);
@@ -152,44 +263,19 @@ fn threshold(w: &mut Walker<'_>, t: &TableRef<'_>, key: &str, default: u32) -> u
     s.value
 }
 
-pub(crate) fn health(w: &mut Walker<'_>, t: &TableRef<'_>, routed: bool) -> HealthSpec {
+pub(crate) fn health(
+    w: &mut Walker<'_>,
+    cx: &Context<'_>,
+    t: &TableRef<'_>,
+    routed: bool,
+) -> HealthSpec {
     let h = w.section(
         t,
         "health",
         HEALTH_KEYS,
         "health = { path = \"/healthz\", interval = \"2s\" }",
     );
-    let path = w.get(&h, "path", |item| {
-        let p = convert::string(item)?;
-        if p.starts_with('/') {
-            Ok(p)
-        } else {
-            Err(
-                Problem::new(format!("health path must start with \"/\", found \"{p}\""))
-                    .hint(format!("write path = \"/{}\"", p.trim_start_matches('/'))),
-            )
-        }
-    });
-    let tcp = w.get(&h, "tcp", convert::boolean);
-    let check = match (path, tcp) {
-        (Val::Given(_, _), Val::Given(true, tcp_span)) => {
-            w.error(
-                tcp_span,
-                "health check cannot be both HTTP (path) and TCP (tcp = true)",
-                Some(
-                    "remove path for a TCP connect check, or remove tcp = true to GET the path"
-                        .into(),
-                ),
-            );
-            HealthCheck::Tcp
-        }
-        (_, Val::Given(true, _)) => HealthCheck::Tcp,
-        (Val::Given(path, _), _) => HealthCheck::Http { path },
-        (_, Val::Given(false, _)) => HealthCheck::Http { path: "/".into() },
-        _ if routed => HealthCheck::Http { path: "/".into() },
-        _ => HealthCheck::Tcp,
-    };
-
+    let check = check_kind(w, cx, &h, routed);
     let interval = w
         .get(&h, "interval", convert::duration)
         .or(Duration::from_secs(2));

@@ -15,6 +15,8 @@ pub(crate) const RESERVED_ENV: &[&str] = &[
     "SHOAL_INSTANCE_ID",
     "SHOAL_SERVICE",
     "SHOAL_REVISION",
+    "SHOAL_VOLUME",
+    "SHOAL_GATEWAY",
 ];
 
 const COMMAND_EXAMPLE: &str = "[\"./my-app\", \"--port\", \"{port}\"]";
