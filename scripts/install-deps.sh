@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Installs, from Debian packages, what a purpose needs and is not on the machine yet:
 #   test   what the test suite runs as real peers (python3 for a foreign instance program,
-#          Prometheus to scrape and query, Chromium for the dashboard, tmux for `shoal top`)
-#   bench  the load generator and peer proxies of bench/ (wrk, nginx, HAProxy)
+#          Prometheus to scrape and query, Chromium for the dashboard, tmux for `shoal top`,
+#          Node.js and npm, Redis and PostgreSQL for the examples), then the npm packages of
+#          examples/redis-node/api
+#   bench  the load generator and peer proxies of bench/ (wrk, nginx, HAProxy, redis-benchmark)
 set -euo pipefail
 purpose="${1:-test}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 need=()
 want() { command -v "$1" >/dev/null 2>&1 || need+=("$2"); }
 case "$purpose" in
-  test)  want python3 python3; want curl curl; want prometheus prometheus; want chromium chromium; want tmux tmux ;;
-  bench) want wrk wrk; want nginx nginx-light; want haproxy haproxy; want python3 python3 ;;
+  test)  want python3 python3; want curl curl; want prometheus prometheus; want chromium chromium; want tmux tmux
+         want node nodejs; want npm npm; want redis-server redis-server; want redis-cli redis-tools
+         ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql) ;;
+  bench) want wrk wrk; want nginx nginx-light; want haproxy haproxy; want python3 python3
+         want redis-benchmark redis-tools ;;
   *) echo "usage: $0 test|bench" >&2; exit 2 ;;
 esac
 
@@ -19,4 +25,13 @@ if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if [ "$purpose" = test ]; then
+  # The example's API runs from its own node_modules: install them when missing or older than the lockfile.
+  api="$root/examples/redis-node/api"
+  if [ ! -f "$api/node_modules/.package-lock.json" ] || [ "$api/package-lock.json" -nt "$api/node_modules/.package-lock.json" ]; then
+    echo "==> npm ci in examples/redis-node/api"
+    npm ci --no-audit --no-fund --prefix "$api"
+  fi
 fi
