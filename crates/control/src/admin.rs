@@ -342,6 +342,13 @@ async fn apply(
         Err(e @ crate::ApplyRefused::StillStopping(_)) => {
             Err(ApiError::new(StatusCode::CONFLICT, e.to_string(), None))
         }
+        Err(e @ crate::ApplyRefused::PortTaken(_)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            e.to_string(),
+            Some(
+                "stop what uses the port, or give the service another tcp address, and apply again",
+            ),
+        )),
         Err(e) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             e.to_string(),

@@ -46,6 +46,9 @@ pub enum ApplyRefused {
         "{0} is still stopping after its removal; nothing was applied — apply again in a moment"
     )]
     StillStopping(String),
+    /// A new or moved TCP listener's address cannot be bound.
+    #[error("{0}; nothing was applied")]
+    PortTaken(String),
     /// shoal is shutting down.
     #[error("shoal is shutting down")]
     Stopping,
@@ -81,6 +84,9 @@ impl Controller {
         if !still_stopping.is_empty() && !dry_run {
             return Err(ApplyRefused::StillStopping(still_stopping.join(", ")));
         }
+        if !dry_run {
+            check_new_listeners(&running, &next)?;
+        }
         if dry_run || plan.is_empty() {
             return Ok(ApplyOutcome {
                 plan,
@@ -94,7 +100,12 @@ impl Controller {
             let name = service.name.as_str();
             match &service.change {
                 Change::Added => {
-                    self.launch_service(&next.services[name], None);
+                    let svc = &next.services[name];
+                    let stats = Arc::<shoal_gateway::TcpStats>::default();
+                    if let Err(e) = self.open_tcp(svc, &stats) {
+                        self.registry().event(name, None, "tcp", e.to_string());
+                    }
+                    self.launch_service(svc, None, stats);
                     self.registry()
                         .event(name, None, "applied", format!("{name} added by apply"));
                 }
@@ -159,6 +170,9 @@ impl Controller {
             let handle = services.get(&name).ok_or(ApplyRefused::Stopping)?;
             (handle.desired.clone(), handle.commands.clone())
         };
+        if old.tcp != new.tcp {
+            self.move_tcp(&new);
+        }
         let current = *desired_tx.borrow();
         // An edited `desired` wins, like at startup; otherwise the count in force stays (within
         // the new bounds).
@@ -190,6 +204,29 @@ impl Controller {
         Ok(revision)
     }
 
+    /// Closes a service's TCP listener and opens its new one (if any) with the same counters.
+    fn move_tcp(&self, new: &shoal_spec::ServiceSpec) {
+        let name = &new.name;
+        let gateway = self.registry().gateway();
+        gateway.close_tcp(name);
+        let Some(stats) = self.registry().tcp_stats(name) else {
+            return;
+        };
+        match self.open_tcp(new, &stats) {
+            Ok(()) => {
+                if let Some(tcp) = new.tcp {
+                    self.registry().event(
+                        name,
+                        None,
+                        "tcp",
+                        format!("{name}: TCP listener on {}", tcp.listen),
+                    );
+                }
+            }
+            Err(e) => self.registry().event(name, None, "tcp", e.to_string()),
+        }
+    }
+
     /// Drains and stops a service removed from the spec, then forgets it.
     fn retire(&self, name: &str) {
         let Some(handle) = self
@@ -201,6 +238,7 @@ impl Controller {
             return;
         };
         handle.closing.send_replace(true);
+        self.registry().gateway().close_tcp(name);
         self.registry().event(
             name,
             None,
@@ -221,4 +259,23 @@ impl Controller {
             .unwrap_or_else(|e| e.into_inner())
             .push((name_for_list, task));
     }
+}
+
+/// Refuses the apply when a TCP listener that is new or moves cannot be bound now, so that a
+/// taken port changes nothing instead of leaving a service without its listener.
+fn check_new_listeners(running: &Spec, next: &Spec) -> Result<(), ApplyRefused> {
+    for svc in next.services.values() {
+        let Some(tcp) = svc.tcp else { continue };
+        let current = running.services.get(&svc.name).and_then(|s| s.tcp);
+        if current.is_some_and(|c| c.listen == tcp.listen) {
+            continue;
+        }
+        if let Err(e) = std::net::TcpListener::bind(tcp.listen) {
+            return Err(ApplyRefused::PortTaken(format!(
+                "services.{}.tcp: cannot listen on {}: {e}",
+                svc.name, tcp.listen
+            )));
+        }
+    }
+    Ok(())
 }

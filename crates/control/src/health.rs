@@ -329,7 +329,7 @@ mod tests {
             matches!(probe(&s, addr).await, Probe::Fail(m) if m.contains("not ready") && m.contains('3'))
         );
         s.check = exec(&["/bin/sleep", "30"]);
-        let started = std::time::Instant::now();
+        let started = tokio::time::Instant::now();
         assert!(matches!(probe(&s, addr).await, Probe::Fail(m) if m.contains("no answer within")));
         assert!(started.elapsed() < Duration::from_secs(5));
     }

@@ -291,24 +291,35 @@ impl Running<'_> {
         ctx.registry
             .update_instance(service, slot, |r| r.state = InstanceState::Draining);
         let inflight = endpoint.outstanding();
+        let connections = endpoint.open_connections();
+        let open = if spec.tcp.is_some() {
+            format!(", {connections} TCP connection(s) open")
+        } else {
+            String::new()
+        };
         ctx.registry.event(
             service,
             Some(id),
             "draining",
-            format!("{id} draining ({inflight} request(s) in flight)"),
+            format!("{id} draining ({inflight} request(s) in flight{open})"),
         );
-        let left = endpoint.wait_idle(spec.stop.drain).await;
-        if left > 0 {
+        // Requests finish; each TCP connection is closed by the gateway once it goes quiet.
+        let (left, connections_left) = tokio::join!(
+            endpoint.wait_idle(spec.stop.drain),
+            endpoint.wait_connections_closed(spec.stop.drain)
+        );
+        if left > 0 || connections_left > 0 {
             ctx.registry.event(
                 service,
                 Some(id),
                 "draining",
                 format!(
-                    "{id}: drain limit {} reached with {left} request(s) still in flight",
+                    "{id}: drain limit {} reached with {left} request(s) in flight and {connections_left} TCP connection(s) open; closing them",
                     fmt_duration(spec.stop.drain)
                 ),
             );
         }
+        endpoint.close_connections();
         let info = self.process.stop(spec.stop.timeout).await;
         record_exit(ctx, service, slot, info.to_string(), false);
         ctx.registry.event(
@@ -340,17 +351,21 @@ async fn wait_or_stop(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
     }
 }
 
-/// A stateful instance's persistent directory, created on its first start (0700: it holds the
-/// tier's data) and never removed by shoal.
+/// A stateful instance's persistent directory, created on its first start and never removed by
+/// shoal: 0700 (it holds the tier's data), under parents that others may traverse but not list
+/// (0711), so a program that drops to its own user (PostgreSQL) can reach its directory.
 fn create_volume(dir: &std::path::Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     if dir.is_dir() {
         return Ok(());
     }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+    if let Some(parent) = dir.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o711)
+            .create(parent)?;
+    }
+    std::fs::DirBuilder::new().mode(0o700).create(dir)
 }
 
 /// A free loopback port, chosen by the kernel.

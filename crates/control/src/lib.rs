@@ -189,15 +189,70 @@ impl Controller {
             saved: Mutex::new(saved),
             applying: tokio::sync::Mutex::new(()),
         };
+        // Every listener first: a port in use fails the start before any instance runs.
+        let mut stats = BTreeMap::new();
         for svc in spec.services.values() {
-            controller.launch_service(svc, None);
+            let counters = Arc::<shoal_gateway::TcpStats>::default();
+            controller.open_tcp(svc, &counters)?;
+            stats.insert(svc.name.clone(), counters);
+        }
+        for svc in spec.services.values() {
+            controller.launch_service(svc, None, Arc::clone(&stats[&svc.name]));
         }
         Ok(controller)
     }
 
+    /// Opens (or moves) the gateway's TCP listener of a service with `tcp`; its counters carry
+    /// over. A port just released by the service's previous listener is retried briefly.
+    pub(crate) fn open_tcp(
+        &self,
+        svc: &ServiceSpec,
+        stats: &Arc<shoal_gateway::TcpStats>,
+    ) -> std::io::Result<()> {
+        let Some(tcp) = svc.tcp else {
+            return Ok(());
+        };
+        let settings = shoal_gateway::TcpSettings {
+            connect_timeout: self
+                .spec
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .gateway
+                .connect_timeout,
+            idle_timeout: tcp.idle_timeout,
+            max_connections: tcp.max_connections as usize,
+            drain_quiet: tcp.drain_quiet,
+        };
+        let gateway = self.ctx.registry.gateway();
+        let mut attempt = 0;
+        loop {
+            match gateway.listen_tcp(&svc.name, tcp.listen, settings, Arc::clone(stats)) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && attempt < 20 => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                }
+                Err(e) => {
+                    return Err(std::io::Error::new(
+                        e.kind(),
+                        format!(
+                            "cannot listen on {} (services.{}.tcp): {e}",
+                            tcp.listen, svc.name
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+
     /// Starts the loops of one service. `desired` overrides the count (else the saved one or the
-    /// spec's).
-    fn launch_service(&self, svc: &ServiceSpec, desired: Option<u32>) {
+    /// spec's); `tcp_stats` are the counters its TCP listener (if any) counts in.
+    fn launch_service(
+        &self,
+        svc: &ServiceSpec,
+        desired: Option<u32>,
+        tcp_stats: Arc<shoal_gateway::TcpStats>,
+    ) {
         let ctx = &self.ctx;
         let count = desired.unwrap_or_else(|| {
             let saved = self.saved.lock().unwrap_or_else(|e| e.into_inner());
@@ -230,7 +285,7 @@ impl Controller {
             });
             (n, template, resume)
         };
-        let stats = ctx.registry.add_service(svc, count, revision);
+        let stats = ctx.registry.add_service(svc, count, revision, tcp_stats);
         let (desired_tx, desired_rx) = watch::channel(count);
         let (closing, closing_rx) = watch::channel(false);
         let (config, _) = watch::channel(Arc::new(svc.clone()));
@@ -405,21 +460,94 @@ impl Controller {
         }
     }
 
-    /// Drains and stops every instance (in parallel), then returns.
+    /// Drains and stops every instance, then returns: dependents before what they depend on
+    /// (`depends_on` in reverse, so frontends drain before the database goes), services with no
+    /// order between them in parallel.
     pub async fn shutdown(&self) {
-        let services =
+        let mut services =
             std::mem::take(&mut *self.services.lock().unwrap_or_else(|e| e.into_inner()));
-        let mut tasks =
+        let retiring: Vec<JoinHandle<()>> =
             std::mem::take(&mut *self.retiring.lock().unwrap_or_else(|e| e.into_inner()))
                 .into_iter()
                 .map(|(_, task)| task)
-                .collect::<Vec<_>>();
-        for handle in services.into_values() {
-            handle.closing.send_replace(true);
-            tasks.extend(handle.tasks);
+                .collect();
+        let depends_on: BTreeMap<String, Vec<String>> = self
+            .spec()
+            .services
+            .values()
+            .map(|s| (s.name.clone(), s.depends_on.clone()))
+            .collect();
+        for wave in shutdown_waves(&depends_on, services.keys().cloned().collect()) {
+            let mut tasks = Vec::new();
+            for name in wave {
+                // Its listener closes when it starts to stop, not before: a dependent that
+                // is still draining may need new connections to it.
+                self.ctx.registry.gateway().close_tcp(&name);
+                if let Some(handle) = services.remove(&name) {
+                    handle.closing.send_replace(true);
+                    tasks.extend(handle.tasks);
+                }
+            }
+            for t in tasks {
+                let _ = t.await;
+            }
         }
-        for t in tasks {
+        for t in retiring {
             let _ = t.await;
         }
+    }
+}
+
+/// The order services stop in: each wave holds the services that nothing still running depends
+/// on. A cycle (which the spec refuses) would end in one last wave rather than never stopping.
+fn shutdown_waves(
+    depends_on: &BTreeMap<String, Vec<String>>,
+    mut running: std::collections::BTreeSet<String>,
+) -> Vec<Vec<String>> {
+    let mut waves = Vec::new();
+    while !running.is_empty() {
+        let needed = |name: &String| {
+            running.iter().any(|other| {
+                depends_on
+                    .get(other)
+                    .is_some_and(|deps| deps.contains(name))
+            })
+        };
+        let mut wave: Vec<String> = running.iter().filter(|n| !needed(n)).cloned().collect();
+        if wave.is_empty() {
+            wave = running.iter().cloned().collect();
+        }
+        for name in &wave {
+            running.remove(name);
+        }
+        waves.push(wave);
+    }
+    waves
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shutdown_waves;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn dependents_stop_first() {
+        let deps = BTreeMap::from([
+            ("web".to_string(), vec!["api".to_string()]),
+            (
+                "api".to_string(),
+                vec!["db".to_string(), "cache".to_string()],
+            ),
+            ("db".to_string(), vec![]),
+            ("cache".to_string(), vec![]),
+            ("batch".to_string(), vec!["db".to_string()]),
+        ]);
+        let running = deps.keys().cloned().collect();
+        assert_eq!(
+            shutdown_waves(&deps, running),
+            [vec!["batch", "web"], vec!["api"], vec!["cache", "db"]]
+        );
+        let only_db = ["db".to_string()].into_iter().collect();
+        assert_eq!(shutdown_waves(&deps, only_db), [vec!["db"]]);
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use shoal_gateway::{
     Backends, ColdStart, Endpoint, Gateway, ResponseCounts, Route, RoutingTable, ServiceStats,
-    Split,
+    Split, TcpRoute,
 };
 use shoal_spec::{RouteSpec, ServiceSpec};
 use tokio::sync::watch;
@@ -112,6 +112,9 @@ pub(crate) struct ServiceRecord {
     pub(crate) tier: Tier,
     /// `depends_on` services it is still waiting for before its first start.
     pub(crate) waiting_for: Vec<String>,
+    /// The gateway's counters for its TCP listener (kept across listener changes, so they only
+    /// grow).
+    pub(crate) tcp_stats: Arc<shoal_gateway::TcpStats>,
     /// Autoscaler decisions that raised the desired count (`/metrics`).
     pub(crate) scale_ups: u64,
     /// …and that lowered it.
@@ -322,8 +325,44 @@ pub struct ServiceStatus {
     /// The last few rollout outcomes, newest last.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub recent_rollouts: Vec<RolloutOutcome>,
+    /// Its TCP listener and the connections through it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<TcpStatus>,
+    /// Stateful: the directory holding each identity's volume.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volumes: Option<String>,
+    /// The services it starts after (and stops before).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// Of those, the ones it still waits for before its first instance starts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub waiting_for: Vec<String>,
+    /// Catalog tags.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
     /// Instances by slot.
     pub instances: Vec<InstanceStatus>,
+}
+
+/// A service's TCP listener in [`ServiceStatus`].
+#[derive(Debug, Clone, Serialize)]
+pub struct TcpStatus {
+    /// Where clients connect.
+    pub listen: String,
+    /// Connections open now.
+    pub open: usize,
+    /// Most connections allowed at once.
+    pub max_connections: u32,
+    /// Connections taken in since shoal started.
+    pub accepted: u64,
+    /// Connections refused at the cap.
+    pub refused: u64,
+    /// Connections closed unserved: no instance could take them.
+    pub no_instance: u64,
+    /// Bytes from clients to instances.
+    pub bytes_in: u64,
+    /// Bytes from instances to clients.
+    pub bytes_out: u64,
 }
 
 /// One instance in [`ServiceStatus`].
@@ -355,6 +394,11 @@ pub struct InstanceStatus {
     pub latency_ms: Option<f64>,
     /// Passively ejected after a refused connection, until its next passing check.
     pub ejected: bool,
+    /// TCP connections open to it through the gateway's listener.
+    pub connections: usize,
+    /// Stateful: its persistent directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
     /// How its last process ended, if it has ended before.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_exit: Option<String>,
@@ -389,6 +433,7 @@ impl Registry {
         spec: &ServiceSpec,
         desired: u32,
         revision: u64,
+        tcp_stats: Arc<shoal_gateway::TcpStats>,
     ) -> Arc<ServiceStats> {
         let stats = Arc::new(ServiceStats::default());
         self.lock().services.insert(
@@ -413,6 +458,7 @@ impl Registry {
                 responses: BTreeMap::new(),
                 tier: Tier::of(spec),
                 waiting_for: Vec::new(),
+                tcp_stats,
                 scale_ups: 0,
                 scale_downs: 0,
             },
@@ -433,6 +479,14 @@ impl Registry {
             svc.tier = Tier::of(spec);
         }
         self.publish();
+    }
+
+    /// The counters a service's TCP listener counts in.
+    pub(crate) fn tcp_stats(&self, service: &str) -> Option<Arc<shoal_gateway::TcpStats>> {
+        self.lock()
+            .services
+            .get(service)
+            .map(|s| Arc::clone(&s.tcp_stats))
     }
 
     /// Healthy instances of a service now; `None` for a service that is not run.
@@ -765,6 +819,11 @@ impl Registry {
                     rollout: svc.rollout.clone(),
                     last_rollout: svc.last_rollout.clone(),
                     recent_rollouts: svc.recent_rollouts.iter().cloned().collect(),
+                    tcp: svc.tier.tcp.map(|t| tcp_status(&t, &svc.tcp_stats)),
+                    volumes: svc.tier.volumes.as_ref().map(|v| v.display().to_string()),
+                    depends_on: svc.tier.depends_on.clone(),
+                    waiting_for: svc.waiting_for.clone(),
+                    tags: svc.tier.tags.clone(),
                     instances: svc
                         .instances
                         .values()
@@ -786,6 +845,12 @@ impl Registry {
                                 .and_then(|e| e.latency_estimate())
                                 .map(|d| (d.as_secs_f64() * 1e5).round() / 100.0),
                             ejected: r.endpoint.as_ref().is_some_and(|e| e.is_ejected()),
+                            connections: r.endpoint.as_ref().map_or(0, |e| e.open_connections()),
+                            volume: svc
+                                .tier
+                                .volumes
+                                .as_ref()
+                                .map(|v| v.join(&r.id).display().to_string()),
                             last_exit: r.last_exit.clone(),
                         })
                         .collect(),
@@ -801,23 +866,13 @@ impl Registry {
         let routes = {
             let mut inner = self.lock();
             let mut routes = Vec::new();
+            let mut tcp_routes = Vec::new();
             for (name, svc) in inner.services.iter_mut() {
+                if svc.tier.tcp.is_some() {
+                    tcp_routes.push(tcp_route(name, svc));
+                }
                 let Some(route) = &svc.route else { continue };
-                let with_state = |state: InstanceState| -> Vec<Arc<Endpoint>> {
-                    svc.instances
-                        .values()
-                        .filter(|r| r.state == state)
-                        .filter_map(|r| r.endpoint.clone())
-                        .collect()
-                };
-                let healthy = with_state(InstanceState::Healthy);
-                let (endpoints, fail_open) = if healthy.is_empty() {
-                    let unhealthy = with_state(InstanceState::Unhealthy);
-                    let open = !unhealthy.is_empty();
-                    (unhealthy, open)
-                } else {
-                    (healthy, false)
-                };
+                let (endpoints, fail_open) = routable(svc);
                 if fail_open != svc.fail_open {
                     svc.fail_open = fail_open;
                     fail_open_changes.push((name.clone(), fail_open));
@@ -855,9 +910,11 @@ impl Registry {
                     split,
                 });
             }
-            routes
+            (routes, tcp_routes)
         };
-        self.gateway.publish(RoutingTable::new(routes));
+        let (routes, tcp_routes) = routes;
+        self.gateway
+            .publish(RoutingTable::with_tcp(routes, tcp_routes));
         for (service, open) in fail_open_changes {
             if open {
                 self.event(
@@ -892,6 +949,50 @@ fn forget_idle_revisions(svc: &mut ServiceRecord) {
         .take(idle.len().saturating_sub(IDLE_REVISION_COUNTS_KEPT))
     {
         svc.responses.remove(rev);
+    }
+}
+
+/// The endpoints a service's traffic goes to: its healthy instances, or, with none, the unhealthy
+/// ones that still run (failing open, like an ALB); and whether it is failing open.
+fn routable(svc: &ServiceRecord) -> (Vec<Arc<Endpoint>>, bool) {
+    let with_state = |state: InstanceState| -> Vec<Arc<Endpoint>> {
+        svc.instances
+            .values()
+            .filter(|r| r.state == state)
+            .filter_map(|r| r.endpoint.clone())
+            .collect()
+    };
+    let healthy = with_state(InstanceState::Healthy);
+    if healthy.is_empty() {
+        let unhealthy = with_state(InstanceState::Unhealthy);
+        let open = !unhealthy.is_empty();
+        (unhealthy, open)
+    } else {
+        (healthy, false)
+    }
+}
+
+/// A TCP service's connections go to its healthy instances; with none, to the unhealthy ones
+/// that still run (failing open, as its HTTP route does).
+fn tcp_route(name: &str, svc: &ServiceRecord) -> TcpRoute {
+    let (endpoints, fail_open) = routable(svc);
+    TcpRoute {
+        service: Arc::from(name),
+        backends: Arc::new(Backends::new(endpoints, fail_open)),
+    }
+}
+
+fn tcp_status(spec: &shoal_spec::TcpSpec, stats: &shoal_gateway::TcpStats) -> TcpStatus {
+    let s = stats.snapshot();
+    TcpStatus {
+        listen: spec.connect_address().to_string(),
+        open: s.open,
+        max_connections: spec.max_connections,
+        accepted: s.accepted_total,
+        refused: s.refused_total,
+        no_instance: s.no_instance_total,
+        bytes_in: s.bytes_from_clients_total,
+        bytes_out: s.bytes_to_clients_total,
     }
 }
 

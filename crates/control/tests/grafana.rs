@@ -358,6 +358,7 @@ stop = {{ drain = "1s", timeout = "2s" }}
         header_timeout: spec.gateway.header_timeout,
         max_header_bytes: spec.gateway.max_header_bytes,
         retry_budget: spec.gateway.retry_budget,
+        runtime: None,
         pool: PoolConfig {
             connect_timeout: spec.gateway.connect_timeout,
             idle_timeout: spec.gateway.idle_timeout,

@@ -82,6 +82,7 @@ target = 10
             header_timeout: Duration::from_secs(5),
             max_header_bytes: 16 * 1024,
             retry_budget: 0.2,
+            runtime: None,
             pool: PoolConfig::default(),
         }));
         let shim = ShimCommand {

@@ -1,12 +1,14 @@
-//! One instance as the data plane sees it: its address, its live load and latency, and its pool
-//! of idle connections. Endpoints are shared (`Arc`) between successive routing tables, so the
-//! counters survive every table swap and a draining instance can be watched until it is idle.
+//! One instance as the data plane sees it: its address, its live load and latency, its pool of
+//! idle connections, and the TCP connections relayed to it. Endpoints are shared (`Arc`) between
+//! successive routing tables, so the counters survive every table swap and a draining instance
+//! can be watched until it is idle.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
 use crate::pool::Pool;
@@ -60,6 +62,27 @@ pub struct Endpoint {
     /// counts, set once by the control plane (which knows revisions) before the endpoint is
     /// routable; unset, responses are counted only per service.
     responses: OnceLock<Arc<ResponseCounts>>,
+    /// TCP connections relayed to this instance that are open now (the TCP balancing load).
+    tcp_open: AtomicUsize,
+    /// TCP connections relayed to this instance since it became routable.
+    tcp_total: AtomicU64,
+    /// What open TCP connections should do; each connection's task watches it, so draining
+    /// costs nothing until it starts.
+    tcp_phase: watch::Sender<TcpPhase>,
+    /// Woken when the last open TCP connection closes, for [`Endpoint::wait_connections_closed`].
+    tcp_closed: Notify,
+}
+
+/// What the open TCP connections to an endpoint are told to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TcpPhase {
+    /// Relay until either side closes or the connection idles out.
+    Serving,
+    /// The instance is leaving: close each connection once it has been quiet for `drain_quiet`,
+    /// so a request/response protocol is never cut mid-reply.
+    Draining,
+    /// The drain time is over: close every connection now.
+    Closing,
 }
 
 struct LatencyEstimate {
@@ -98,6 +121,10 @@ impl Endpoint {
             requests_total: AtomicU64::new(0),
             failures_total: AtomicU64::new(0),
             responses: OnceLock::new(),
+            tcp_open: AtomicUsize::new(0),
+            tcp_total: AtomicU64::new(0),
+            tcp_phase: watch::Sender::new(TcpPhase::Serving),
+            tcp_closed: Notify::new(),
         })
     }
 
@@ -124,10 +151,18 @@ impl Endpoint {
         self.outstanding.load(Ordering::SeqCst)
     }
 
-    /// Marks the endpoint as leaving: no new request will be sent to it, even by a pick that
-    /// loaded the routing table just before it was swapped.
+    /// Marks the endpoint as leaving: no new request or TCP connection will be sent to it, even
+    /// by a pick that loaded the routing table just before it was swapped; open TCP connections
+    /// close as soon as each has been quiet for its listener's `drain_quiet`.
     pub fn start_draining(&self) {
         self.draining.store(true, Ordering::SeqCst);
+        self.tcp_phase.send_if_modified(|phase| {
+            let serving = *phase == TcpPhase::Serving;
+            if serving {
+                *phase = TcpPhase::Draining;
+            }
+            serving
+        });
     }
 
     /// Whether [`Endpoint::start_draining`] was called.
@@ -146,6 +181,63 @@ impl Endpoint {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// TCP connections relayed to this instance that are open now (including one being
+    /// connected), the load TCP balancing compares.
+    pub fn open_connections(&self) -> usize {
+        self.tcp_open.load(Ordering::SeqCst)
+    }
+
+    /// TCP connections relayed to this instance since it became routable.
+    pub fn connections_total(&self) -> u64 {
+        self.tcp_total.load(Ordering::Relaxed)
+    }
+
+    /// Waits until no TCP connection to this instance is open, or `limit` has passed (the TCP
+    /// counterpart of [`Endpoint::wait_idle`], woken by the last close rather than polling).
+    /// Returns the connections still open (0 when all closed).
+    pub async fn wait_connections_closed(&self, limit: Duration) -> usize {
+        let deadline = Instant::now() + limit;
+        loop {
+            let closed = self.tcp_closed.notified();
+            tokio::pin!(closed);
+            // Registered before the count is read, so a close in between is not missed.
+            closed.as_mut().enable();
+            let open = self.open_connections();
+            if open == 0 {
+                return 0;
+            }
+            if tokio::time::timeout_at(deadline, closed).await.is_err() {
+                return self.open_connections();
+            }
+        }
+    }
+
+    /// Closes every open TCP connection to this instance now, busy or not, and takes no new
+    /// one: for when the drain time is over and the instance is about to be stopped anyway.
+    pub fn close_connections(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+        self.tcp_phase.send_replace(TcpPhase::Closing);
+    }
+
+    /// The phase open TCP connections follow; a connection's task selects on its changes.
+    pub(crate) fn tcp_phase(&self) -> watch::Receiver<TcpPhase> {
+        self.tcp_phase.subscribe()
+    }
+
+    /// Reserves a TCP connection slot; `None` if the endpoint started draining meanwhile (the
+    /// same increment-then-check as [`Endpoint::try_acquire`], so draining is race-free).
+    pub(crate) fn try_acquire_tcp(self: &Arc<Self>) -> Option<TcpConnGuard> {
+        self.tcp_open.fetch_add(1, Ordering::SeqCst);
+        let guard = TcpConnGuard {
+            endpoint: Arc::clone(self),
+        };
+        if self.draining.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.tcp_total.fetch_add(1, Ordering::Relaxed);
+        Some(guard)
     }
 
     /// Passive health: a refused connection takes the endpoint out of rotation at once.
@@ -264,5 +356,27 @@ impl InflightGuard {
 impl Drop for InflightGuard {
     fn drop(&mut self) {
         self.endpoint.outstanding.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Holds one open TCP connection on an endpoint, from the pick until the relayed connection has
+/// closed: the count TCP balancing compares, and what [`Endpoint::wait_connections_closed`]
+/// waits on.
+pub struct TcpConnGuard {
+    endpoint: Arc<Endpoint>,
+}
+
+impl TcpConnGuard {
+    /// The endpoint this connection goes to.
+    pub fn endpoint(&self) -> &Arc<Endpoint> {
+        &self.endpoint
+    }
+}
+
+impl Drop for TcpConnGuard {
+    fn drop(&mut self) {
+        if self.endpoint.tcp_open.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.endpoint.tcp_closed.notify_waiters();
+        }
     }
 }

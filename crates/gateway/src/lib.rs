@@ -1,7 +1,9 @@
 //! shoal's data plane: an HTTP/1.1 reverse proxy that routes by host and longest path prefix and
 //! balances over healthy instances with power-of-two-choices on a latency EWMA; a route may split
-//! its traffic by weight between two revisions (a canary, see [`Split`]). The control plane
-//! publishes an immutable [`RoutingTable`]; requests read it lock-free (`arc-swap`).
+//! its traffic by weight between two revisions (a canary, see [`Split`]). TCP services get a
+//! listener each that relays connections byte for byte to their instances (see
+//! [`Gateway::listen_tcp`]). The control plane publishes an immutable [`RoutingTable`]; requests
+//! and new TCP connections read it lock-free (`arc-swap`).
 
 mod body;
 mod budget;
@@ -14,6 +16,7 @@ mod server;
 mod split;
 mod stats;
 mod table;
+mod tcp;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -24,14 +27,15 @@ use tokio::net::TcpListener;
 
 pub use body::ProxyBody;
 pub use budget::RetryBudget;
-pub use endpoint::{Endpoint, InflightGuard};
+pub use endpoint::{Endpoint, InflightGuard, TcpConnGuard};
 pub use error::{ErrorSource, ProxyError};
 pub use pool::{ConnectError, PoolConfig};
 pub use stats::{
     ClassCounts, LatencySummary, ResponseCounts, ServiceStats, StatsSnapshot, Totals,
     UpstreamError, DURATION_BUCKETS, STATUS_CLASSES,
 };
-pub use table::{prefix_matches, Backends, ColdStart, Route, RoutingTable, Split};
+pub use table::{prefix_matches, Backends, ColdStart, Route, RoutingTable, Split, TcpRoute};
+pub use tcp::{TcpSettings, TcpStats, TcpStatsSnapshot};
 
 /// Gateway settings (from `[gateway]` in the spec).
 #[derive(Debug, Clone)]
@@ -47,6 +51,10 @@ pub struct GatewayConfig {
     pub retry_budget: f64,
     /// Upstream pool settings, applied to each endpoint created through [`Gateway::endpoint`].
     pub pool: PoolConfig,
+    /// The runtime TCP listeners and their connections run on: the gateway's own, so relayed
+    /// bytes never wait behind the control plane (the HTTP listener gets the same by being
+    /// served there). `None`: the runtime [`Gateway::listen_tcp`] is called from.
+    pub runtime: Option<tokio::runtime::Handle>,
 }
 
 /// State every request reads.
@@ -64,6 +72,7 @@ pub(crate) struct Shared {
 pub struct Gateway {
     shared: Arc<Shared>,
     pool: PoolConfig,
+    tcp: tcp::TcpListeners,
 }
 
 impl Gateway {
@@ -79,6 +88,7 @@ impl Gateway {
                 max_header_bytes: config.max_header_bytes,
             }),
             pool: config.pool,
+            tcp: tcp::TcpListeners::new(config.runtime),
         }
     }
 
@@ -114,5 +124,32 @@ impl Gateway {
         grace: Duration,
     ) -> std::io::Result<()> {
         server::serve(Arc::clone(&self.shared), listener, shutdown, grace).await
+    }
+
+    /// Starts relaying TCP connections on `addr` to `service`'s instances, as published in
+    /// [`RoutingTable::tcp_route`] (looked up again for each connection). Binds before returning,
+    /// so a port in use is an error here rather than a log line later; the accept loop runs on
+    /// [`GatewayConfig::runtime`]. Returns the bound address (the port, when `addr` asks for 0).
+    /// A service already listening is moved to the new listener once it is bound.
+    pub fn listen_tcp(
+        &self,
+        service: &str,
+        addr: std::net::SocketAddr,
+        settings: TcpSettings,
+        stats: Arc<TcpStats>,
+    ) -> std::io::Result<std::net::SocketAddr> {
+        self.tcp
+            .listen(&self.shared, service, addr, settings, stats)
+    }
+
+    /// Stops accepting TCP connections for `service` (removed from the spec, or its port
+    /// changed). Open connections go on until their instances drain them.
+    pub fn close_tcp(&self, service: &str) {
+        self.tcp.close(service);
+    }
+
+    /// Stops every TCP listener (shutdown); open connections are left to the instances' drain.
+    pub fn close_all_tcp(&self) {
+        self.tcp.close_all();
     }
 }

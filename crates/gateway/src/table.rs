@@ -1,11 +1,12 @@
 //! The routing table: an immutable snapshot published by the control plane and read lock-free by
-//! every request (Pingora's `LoadBalancer` swapped with `arc-swap`).
+//! every request and every accepted TCP connection (Pingora's `LoadBalancer` swapped with
+//! `arc-swap`).
 
 use std::sync::Arc;
 
 use tokio::time::Instant;
 
-use crate::endpoint::{Endpoint, InflightGuard};
+use crate::endpoint::{Endpoint, InflightGuard, TcpConnGuard};
 use crate::ServiceStats;
 
 /// Latency estimates closer than this ratio count as equal. Instances on one machine share its
@@ -14,10 +15,22 @@ use crate::ServiceStats;
 /// exactly, so balancing under concurrency keeps P2C's full strength.
 const LATENCY_TIE_RATIO: f64 = 2.0;
 
-/// Every route, most specific first.
+/// Every route, most specific first, and the TCP services' instances.
 #[derive(Default)]
 pub struct RoutingTable {
     routes: Vec<Route>,
+    tcp: Vec<TcpRoute>,
+}
+
+/// The instances a TCP service's listener relays new connections to. Published with the HTTP
+/// routes on every change, holding the same endpoints: a service may have both an HTTP route and
+/// a TCP listener, pointing at its instances' one port, and both see one load, drain and
+/// ejection state per instance.
+pub struct TcpRoute {
+    /// Service name: the listener started by `Gateway::listen_tcp` looks its route up by it.
+    pub service: Arc<str>,
+    /// The service's healthy (or, failing open, running) instances.
+    pub backends: Arc<Backends>,
 }
 
 /// Requests matching `host` (if any) and `prefix` go to `backends`, or, while a canary runs, to
@@ -93,14 +106,30 @@ pub struct Backends {
 impl RoutingTable {
     /// Builds a table; routes are ordered so the first match is the right one: host-specific
     /// routes before host-agnostic ones, longer prefixes before shorter.
-    pub fn new(mut routes: Vec<Route>) -> Self {
+    pub fn new(routes: Vec<Route>) -> Self {
+        Self::with_tcp(routes, Vec::new())
+    }
+
+    /// Builds a table with TCP services too (see [`RoutingTable::new`] for the HTTP routes).
+    pub fn with_tcp(mut routes: Vec<Route>, tcp: Vec<TcpRoute>) -> Self {
         routes.sort_by(|a, b| {
             b.host
                 .is_some()
                 .cmp(&a.host.is_some())
                 .then(b.prefix.len().cmp(&a.prefix.len()))
         });
-        Self { routes }
+        Self { routes, tcp }
+    }
+
+    /// The instances of a TCP service, if it has a route in this table. A linear scan: a spec
+    /// has a handful of TCP services, and this runs once per accepted connection, not per byte.
+    pub fn tcp_route(&self, service: &str) -> Option<&TcpRoute> {
+        self.tcp.iter().find(|r| &*r.service == service)
+    }
+
+    /// All TCP routes, in the order published.
+    pub fn tcp_routes(&self) -> &[TcpRoute] {
+        &self.tcp
     }
 
     /// The route for a request, if any.
@@ -140,6 +169,31 @@ fn cheaper<'a>(a: &'a Arc<Endpoint>, b: &'a Arc<Endpoint>, now: Instant) -> &'a 
         };
     }
     if la * ia / wa <= lb * ib / wb {
+        a
+    } else {
+        b
+    }
+}
+
+/// The P2C duel for TCP connections, which are long-lived: the load is open connections, not
+/// latency (a connection's lifetime says nothing about the instance's speed). With equal counts
+/// a coin toss weighted by the slow-start ramp decides; otherwise the lower (open + 1) ÷ ramp
+/// wins, so a new instance takes a growing share of a burst of held-open connections.
+fn fewer_connections<'a>(
+    a: &'a Arc<Endpoint>,
+    b: &'a Arc<Endpoint>,
+    now: Instant,
+) -> &'a Arc<Endpoint> {
+    let (wa, wb) = (a.slow_start_factor(now), b.slow_start_factor(now));
+    let (ca, cb) = (a.open_connections(), b.open_connections());
+    if ca == cb {
+        return if fastrand::f64() * (wa + wb) < wa {
+            a
+        } else {
+            b
+        };
+    }
+    if (ca + 1) as f64 / wa <= (cb + 1) as f64 / wb {
         a
     } else {
         b
@@ -186,6 +240,23 @@ impl Backends {
     /// Endpoints in `exclude` (already tried for this request), draining or passively ejected
     /// are skipped; if every endpoint is ejected, ejected ones are used rather than failing.
     pub fn pick(&self, exclude: &[Arc<Endpoint>]) -> Option<InflightGuard> {
+        self.pick_by(exclude, cheaper, Endpoint::try_acquire)
+    }
+
+    /// Power of two choices for a new TCP connection, on open connections weighted by slow start
+    /// (see [`fewer_connections`]), skipping what [`Backends::pick`] skips, with ejected
+    /// endpoints as the last resort too. The guard holds the connection slot until it closes.
+    pub fn pick_tcp(&self, exclude: &[Arc<Endpoint>]) -> Option<TcpConnGuard> {
+        self.pick_by(exclude, fewer_connections, Endpoint::try_acquire_tcp)
+    }
+
+    /// P2C with `duel` choosing between two candidates and `acquire` reserving the winner.
+    fn pick_by<G>(
+        &self,
+        exclude: &[Arc<Endpoint>],
+        duel: for<'e> fn(&'e Arc<Endpoint>, &'e Arc<Endpoint>, Instant) -> &'e Arc<Endpoint>,
+        acquire: fn(&Arc<Endpoint>) -> Option<G>,
+    ) -> Option<G> {
         let now = Instant::now();
         let usable = |e: &Arc<Endpoint>, allow_ejected: bool| {
             !e.is_draining()
@@ -199,7 +270,7 @@ impl Backends {
                 let (i, j) = two_distinct(n);
                 let (a, b) = (&self.endpoints[i], &self.endpoints[j]);
                 if usable(a, false) && usable(b, false) {
-                    if let Some(guard) = cheaper(a, b, now).try_acquire() {
+                    if let Some(guard) = acquire(duel(a, b, now)) {
                         return Some(guard);
                     }
                 }
@@ -218,10 +289,10 @@ impl Backends {
                     1 => candidates[0],
                     n => {
                         let (i, j) = two_distinct(n);
-                        cheaper(candidates[i], candidates[j], now)
+                        duel(candidates[i], candidates[j], now)
                     }
                 };
-                if let Some(guard) = chosen.try_acquire() {
+                if let Some(guard) = acquire(chosen) {
                     return Some(guard);
                 }
             }
@@ -419,6 +490,43 @@ mod tests {
         let held: Vec<_> = (0..60).map(|_| backends.pick(&[]).unwrap()).collect();
         let (o, y) = (old.outstanding(), young.outstanding());
         assert!(y * 3 < o && y > 0, "old {o}, young {y}");
+        drop(held);
+    }
+
+    #[tokio::test]
+    async fn tcp_picks_go_to_fewer_open_connections_and_skip_draining() {
+        let a = ep("a", 1);
+        let b = ep("b", 2);
+        let backends = Backends::new(vec![a.clone(), b.clone()], false);
+        // HTTP load does not count for TCP: `a` is busy with requests, not connections.
+        let _requests: Vec<_> = (0..10).map(|_| a.try_acquire().unwrap()).collect();
+        let held: Vec<_> = (0..10).map(|_| backends.pick_tcp(&[]).unwrap()).collect();
+        assert_eq!((a.open_connections(), b.open_connections()), (5, 5));
+        b.start_draining();
+        for _ in 0..5 {
+            assert_eq!(
+                &*backends.pick_tcp(&[]).unwrap().endpoint().instance_id,
+                "a"
+            );
+        }
+        assert!(backends.pick_tcp(std::slice::from_ref(&a)).is_none());
+        assert!(b.try_acquire_tcp().is_none());
+        assert_eq!(b.open_connections(), 5);
+        drop(held);
+        assert_eq!((a.open_connections(), b.open_connections()), (0, 0));
+        assert_eq!(a.connections_total() + b.connections_total(), 15);
+    }
+
+    #[tokio::test]
+    async fn tcp_picks_use_ejected_endpoints_only_as_last_resort() {
+        let a = ep("a", 1);
+        let b = ep("b", 2);
+        let backends = Backends::new(vec![a.clone(), b.clone()], false);
+        a.eject();
+        let held: Vec<_> = (0..5).map(|_| backends.pick_tcp(&[]).unwrap()).collect();
+        assert_eq!(b.open_connections(), 5);
+        b.eject();
+        assert!(backends.pick_tcp(&[]).is_some());
         drop(held);
     }
 

@@ -68,6 +68,7 @@ pub async fn status(target: &Target, service: Option<&str>, output: Output) -> R
         "DESIRED",
         "MIN..MAX",
         "ROUTE",
+        "TCP",
         "RPS",
         "P95",
         "ERRORS",
@@ -75,16 +76,14 @@ pub async fn status(target: &Target, service: Option<&str>, output: Output) -> R
     ]);
     let mut instances = table(&[
         "INSTANCE", "STATE", "PORT", "PID", "REV", "RESTARTS", "UPTIME", "CPU", "MEM", "INFLIGHT",
-        "REQUESTS",
+        "REQUESTS", "CONNS",
     ]);
+    let mut notes = Vec::new();
     for s in status["services"].as_array().into_iter().flatten() {
         let list = s["instances"].as_array().cloned().unwrap_or_default();
         let healthy = list.iter().filter(|i| i["state"] == "healthy").count();
-        let note = if s["fail_open"] == true {
-            "FAILING OPEN: no healthy instance"
-        } else {
-            ""
-        };
+        let note = service_note(s);
+        notes.extend(tier_lines(s));
         let traffic = &s["traffic"];
         let desired = if s["autoscaled"] == true {
             format!("{} (auto)", s["desired"])
@@ -97,6 +96,7 @@ pub async fn status(target: &Target, service: Option<&str>, output: Output) -> R
             desired,
             format!("{}..{}", s["min"], s["max"]),
             s["route"].as_str().unwrap_or("-").to_string(),
+            tcp_cell(&s["tcp"]),
             traffic["rps"]
                 .as_f64()
                 .map_or("-".into(), |r| format!("{r:.1}")),
@@ -106,7 +106,7 @@ pub async fn status(target: &Target, service: Option<&str>, output: Output) -> R
             traffic["error_rate"]
                 .as_f64()
                 .map_or("-".into(), |e| format!("{:.1}%", e * 100.0)),
-            note.to_string(),
+            note,
         ]);
         for i in &list {
             let mut state = i["state"].as_str().unwrap_or("").to_string();
@@ -127,6 +127,7 @@ pub async fn status(target: &Target, service: Option<&str>, output: Output) -> R
                 i["memory_bytes"].as_u64().map_or("-".into(), human_bytes),
                 i["inflight"].to_string(),
                 i["requests"].to_string(),
+                i["connections"].to_string(),
             ]);
         }
     }
@@ -141,7 +142,60 @@ pub async fn status(target: &Target, service: Option<&str>, output: Output) -> R
         }
     }
     println!("{instances}");
+    for line in notes {
+        println!("{line}");
+    }
     Ok(())
+}
+
+/// What is unusual about a service now, for the NOTE column.
+fn service_note(s: &Value) -> String {
+    if s["fail_open"] == true {
+        return "FAILING OPEN: no healthy instance".into();
+    }
+    let waiting: Vec<&str> = s["waiting_for"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if waiting.is_empty() {
+        String::new()
+    } else {
+        format!("waiting for {} (depends_on)", waiting.join(", "))
+    }
+}
+
+/// `127.0.0.1:6380 (3 open)`, or `-` without a TCP listener.
+fn tcp_cell(tcp: &Value) -> String {
+    match tcp["listen"].as_str() {
+        Some(listen) => format!("{listen} ({} open)", tcp["open"]),
+        None => "-".into(),
+    }
+}
+
+/// A service's start order and volumes, printed under the tables.
+fn tier_lines(s: &Value) -> Vec<String> {
+    let name = s["name"].as_str().unwrap_or("");
+    let mut out = Vec::new();
+    let deps: Vec<&str> = s["depends_on"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if !deps.is_empty() {
+        out.push(format!(
+            "{name} starts after {} (depends_on)",
+            deps.join(", ")
+        ));
+    }
+    for i in s["instances"].as_array().into_iter().flatten() {
+        if let (Some(id), Some(volume)) = (i["id"].as_str(), i["volume"].as_str()) {
+            out.push(format!("{id} volume {volume}"));
+        }
+    }
+    out
 }
 
 /// `shoal scale SERVICE N|+N|-N`.

@@ -53,6 +53,8 @@ pub async fn run(file: &Path) -> Result<(), Failure> {
         header_timeout: spec.gateway.header_timeout,
         max_header_bytes: spec.gateway.max_header_bytes,
         retry_budget: spec.gateway.retry_budget,
+        // TCP listeners are served on the gateway's runtime, like HTTP.
+        runtime: Some(gateway_runtime.handle().clone()),
         pool: PoolConfig {
             connect_timeout: spec.gateway.connect_timeout,
             idle_timeout: spec.gateway.idle_timeout,
@@ -98,6 +100,11 @@ pub async fn run(file: &Path) -> Result<(), Failure> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    for svc in spec.services.values() {
+        if let Some(tcp) = svc.tcp {
+            println!("  tcp      {} {}", svc.name, tcp.listen);
+        }
+    }
     println!("Ctrl-C drains and stops everything.");
     tokio::spawn(print_events(controller.registry().clone()));
 
@@ -157,6 +164,7 @@ pub async fn run(file: &Path) -> Result<(), Failure> {
     if let Ok(Err(e)) = gateway_result {
         tracing::warn!(error = %e, "gateway ended with an error");
     }
+    gateway.close_all_tcp();
     let _ = tokio::time::timeout(Duration::from_secs(2), admin_task).await;
     // Every connection has drained; what is left there (idle pool tasks) goes with the runtime.
     drop(gateway_runtime);

@@ -3,6 +3,7 @@
 
 mod e2e {
     pub mod prometheus;
+    pub mod resp;
     pub mod support;
 
     mod admin;
@@ -17,5 +18,6 @@ mod e2e {
     mod metrics;
     mod rollout;
     mod spec_errors;
+    mod tiers;
     mod top;
 }

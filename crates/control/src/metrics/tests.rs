@@ -41,6 +41,7 @@ async fn registry() -> (Registry, SocketAddr) {
         header_timeout: Duration::from_secs(5),
         max_header_bytes: 16 * 1024,
         retry_budget: 0.2,
+        runtime: None,
         pool: PoolConfig::default(),
     }));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -53,8 +54,8 @@ async fn registry() -> (Registry, SocketAddr) {
     });
     let registry = Registry::new(gateway);
     let spec = services();
-    registry.add_service(&spec.services["web"], 2, 1);
-    registry.add_service(&spec.services["db"], 1, 1);
+    registry.add_service(&spec.services["web"], 2, 1, Arc::default());
+    registry.add_service(&spec.services["db"], 1, 1, Arc::default());
     (registry, addr)
 }
 

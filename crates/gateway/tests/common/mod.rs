@@ -57,6 +57,7 @@ pub fn config() -> GatewayConfig {
             connect_timeout: Duration::from_millis(500),
             ..PoolConfig::default()
         },
+        runtime: None,
     }
 }
 
