@@ -3,7 +3,8 @@
 #   test   what the test suite runs as real peers (python3 for a foreign instance program,
 #          Prometheus to scrape and query, Chromium for the dashboard, tmux for `shoal top`,
 #          Node.js and npm, Redis and PostgreSQL for the examples), then the npm packages of
-#          examples/redis-node/api
+#          examples/redis-node/api, and the Consul client library (py-consul, from PyPI) that
+#          reads shoal's Consul-shaped catalog
 #   bench  the load generator and peer proxies of bench/ (wrk, nginx, HAProxy, redis-benchmark)
 set -euo pipefail
 purpose="${1:-test}"
@@ -12,7 +13,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 need=()
 want() { command -v "$1" >/dev/null 2>&1 || need+=("$2"); }
 case "$purpose" in
-  test)  want python3 python3; want curl curl; want prometheus prometheus; want chromium chromium; want tmux tmux
+  test)  want python3 python3; python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+         want curl curl; want prometheus prometheus; want chromium chromium; want tmux tmux
          want node nodejs; want npm npm; want redis-server redis-server; want redis-cli redis-tools
          ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql) ;;
   bench) want wrk wrk; want nginx nginx-light; want haproxy haproxy; want python3 python3
@@ -33,5 +35,13 @@ if [ "$purpose" = test ]; then
   if [ ! -f "$api/node_modules/.package-lock.json" ] || [ "$api/package-lock.json" -nt "$api/node_modules/.package-lock.json" ]; then
     echo "==> npm ci in examples/redis-node/api"
     npm ci --no-audit --no-fund --prefix "$api"
+  fi
+  # The catalog test reads shoal through a real Consul client library. A Debian python3 refuses
+  # pip installs outside a venv (PEP 668) unless told to.
+  if ! python3 -c 'import consul' 2>/dev/null; then
+    echo "==> pip install py-consul"
+    export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
+    python3 -m pip install -q 'py-consul==1.8.0' 2>/dev/null \
+      || python3 -m pip install -q --break-system-packages 'py-consul==1.8.0'
   fi
 fi

@@ -39,6 +39,13 @@ pub fn router(state: AdminState) -> Router {
         .route("/v1/discovery/prometheus", get(crate::metrics::discovery))
         .route("/metrics", get(crate::metrics::metrics))
         .route("/v1/events", get(events))
+        .route("/v1/catalog/services", get(crate::catalog::services))
+        .route("/v1/catalog/service/{name}", get(crate::catalog::service))
+        .route("/v1/health/service/{name}", get(crate::catalog::health))
+        .route(
+            "/v1/agent/health/service/name/{name}",
+            get(crate::catalog::agent_health),
+        )
         .route("/v1/services/{name}/scale", post(scale))
         .route("/v1/services/{name}/promote", post(promote))
         .route("/v1/services/{name}/rollback", post(rollback))
@@ -125,6 +132,10 @@ async fn index() -> impl IntoResponse {
             "GET  /v1/stream   server-sent events: status every second, events as they happen\n",
             "GET  /v1/discovery/prometheus   http_sd_configs targets\n",
             "GET  /v1/events?since=N&limit=N\n",
+            "GET  /v1/catalog/services           Consul-shaped catalog (read-only; ?index=N&wait=30s blocks)\n",
+            "GET  /v1/catalog/service/{name}\n",
+            "GET  /v1/health/service/{name}      ?passing for healthy instances only\n",
+            "GET  /v1/agent/health/service/name/{name}   ?format=text\n",
             "GET  /v1/services/{name}/history\n",
             "POST /v1/services/{name}/scale     {\"count\": N} or {\"delta\": N}\n",
             "POST /v1/services/{name}/promote   {\"full\": false}\n",

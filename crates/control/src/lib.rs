@@ -3,6 +3,7 @@
 
 mod admin;
 mod apply;
+mod catalog;
 mod events;
 mod health;
 mod instance;

@@ -82,6 +82,8 @@ struct ServiceScrape {
     instances: Vec<InstanceScrape>,
     /// Routed services only: what the gateway counted.
     gateway: Option<GatewayScrape>,
+    /// Services with a TCP listener: its counters.
+    tcp: Option<shoal_gateway::TcpStatsSnapshot>,
 }
 
 #[derive(Debug)]
@@ -91,6 +93,8 @@ struct InstanceScrape {
     restarts: u32,
     cpu_ratio: Option<f64>,
     memory_bytes: Option<u64>,
+    /// TCP connections open to it (services with a TCP listener).
+    connections: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -130,6 +134,10 @@ impl ServiceScrape {
                 restarts: r.restarts,
                 cpu_ratio: r.cpu_percent.map(|p| p / 100.0),
                 memory_bytes: r.memory_bytes,
+                connections: svc
+                    .tier
+                    .tcp
+                    .map(|_| r.endpoint.as_ref().map_or(0, |e| e.open_connections())),
             })
             .collect();
         let gateway = svc.route.as_ref().map(|_| GatewayScrape {
@@ -167,6 +175,7 @@ impl ServiceScrape {
             states,
             instances,
             gateway,
+            tcp: svc.tier.tcp.map(|_| svc.tcp_stats.snapshot()),
         }
     }
 }
@@ -452,8 +461,84 @@ impl Collector for ScrapeCollector {
             "Attempts on another instance after a failed one",
             routed().map(|(s, g)| (svc(s), g.totals.retries)),
         )?;
-        Ok(())
+        encode_tcp(&mut enc, services)
     }
+}
+
+/// The TCP listeners' families: connections open, accepted, refused, unserved, failed connects
+/// and bytes, per service; open connections per instance.
+fn encode_tcp(enc: &mut DescriptorEncoder, services: &[ServiceScrape]) -> Fmt {
+    let svc = |s: &ServiceScrape| [("service", s.name.clone())];
+    let tcp = || {
+        services
+            .iter()
+            .filter_map(|s| s.tcp.as_ref().map(|t| (s, t)))
+    };
+    gauges(
+        enc,
+        "shoal_tcp_connections_open",
+        "Client connections open through the service's TCP listener",
+        None,
+        tcp().map(|(s, t)| (svc(s), t.open as u64)),
+    )?;
+    let families: [(&str, &str, fn(&shoal_gateway::TcpStatsSnapshot) -> u64); 4] = [
+        (
+            "shoal_tcp_connections_accepted",
+            "Client connections taken in to be relayed",
+            |t| t.accepted_total,
+        ),
+        (
+            "shoal_tcp_connections_refused",
+            "Client connections reset at once because a connection cap was reached",
+            |t| t.refused_total,
+        ),
+        (
+            "shoal_tcp_connections_unserved",
+            "Accepted client connections closed because no instance could take them",
+            |t| t.no_instance_total,
+        ),
+        (
+            "shoal_tcp_connect_failures",
+            "Connects to instances that failed (each retried on another instance when there was one)",
+            |t| t.connect_failures_total,
+        ),
+    ];
+    for (name, help, value) in families {
+        counters(enc, name, help, tcp().map(|(s, t)| (svc(s), value(t))))?;
+    }
+    counters(
+        enc,
+        "shoal_tcp_transferred_bytes",
+        "Bytes relayed by the TCP listener: in = from clients to instances, out = back to clients",
+        tcp().flat_map(|(s, t)| {
+            [
+                ("in", t.bytes_from_clients_total),
+                ("out", t.bytes_to_clients_total),
+            ]
+            .map(|(direction, n)| {
+                (
+                    [("service", s.name.clone()), ("direction", direction.into())],
+                    n,
+                )
+            })
+        }),
+    )?;
+    gauges(
+        enc,
+        "shoal_instance_tcp_connections",
+        "TCP connections open to the instance through its service's listener",
+        None,
+        services.iter().flat_map(|s| {
+            s.instances.iter().filter_map(move |i| {
+                let labels = [
+                    ("service", s.name.clone()),
+                    ("instance", i.id.clone()),
+                    ("revision", i.revision.clone()),
+                ];
+                i.connections.map(|c| (labels, c as u64))
+            })
+        }),
+    )
 }
 
 /// One `http_sd_configs` target group.

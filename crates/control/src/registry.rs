@@ -514,6 +514,13 @@ impl Registry {
     pub(crate) fn remove_service(&self, service: &str) {
         self.lock().services.remove(service);
         self.publish();
+        // An event, so followers (blocking catalog queries among them) see it go.
+        self.event(
+            service,
+            None,
+            "removed",
+            format!("{service} has stopped and is removed"),
+        );
     }
 
     /// Sets (or clears) the canary split of a service's traffic.

@@ -9,6 +9,7 @@ mod e2e {
     mod admin;
     mod autoscale;
     mod balancing;
+    mod catalog;
     mod dashboard;
     mod example_canary;
     mod examples;
