@@ -54,6 +54,7 @@ pub(crate) async fn run(
     let mut previous = stats.snapshot();
     let mut previous_at = Instant::now();
     let mut inflight_samples: Vec<usize> = Vec::with_capacity(16);
+    let mut connection_samples: Vec<usize> = Vec::with_capacity(16);
     let mut next_tick = Instant::now() + TICK;
 
     loop {
@@ -63,6 +64,7 @@ pub(crate) async fn run(
             _ = stats.wake.notified() => {}
             _ = tokio::time::sleep(SAMPLE_EVERY) => {
                 inflight_samples.push(ctx.registry.inflight(service));
+                connection_samples.push(ctx.registry.open_connections(service));
                 if Instant::now() < next_tick {
                     continue;
                 }
@@ -104,6 +106,9 @@ pub(crate) async fn run(
             inflight_samples.iter().sum::<usize>() as f64 / inflight_samples.len() as f64
         };
         inflight_samples.clear();
+        let connections = average(&connection_samples)
+            .unwrap_or_else(|| ctx.registry.open_connections(service) as f64);
+        connection_samples.clear();
 
         let latency = stats.take_latency();
         let ms = |d: Duration| (d.as_secs_f64() * 1e4).round() / 10.0;
@@ -128,6 +133,7 @@ pub(crate) async fn run(
             desired: current,
             concurrency: Some(concurrency),
             rps: Some(delta.requests as f64 / elapsed),
+            connections: spec.tcp.map(|_| connections),
             latency_p95_ms: latency.map(|l| l.p95.as_secs_f64() * 1000.0),
             prometheus: query_prometheus(&ctx, service, &spec, &prometheus, &mut failing).await,
             last_request: stats
@@ -227,4 +233,9 @@ fn samples(ctx: &Context, service: &str, spec: &ServiceSpec, now: Instant) -> Ve
             },
         })
         .collect()
+}
+
+/// The mean of a tick's samples, if any were taken.
+fn average(samples: &[usize]) -> Option<f64> {
+    (!samples.is_empty()).then(|| samples.iter().sum::<usize>() as f64 / samples.len() as f64)
 }

@@ -727,6 +727,17 @@ impl Registry {
         })
     }
 
+    /// TCP connections open to a service's instances through its listener right now.
+    pub(crate) fn open_connections(&self, service: &str) -> usize {
+        self.lock().services.get(service).map_or(0, |s| {
+            s.instances
+                .values()
+                .filter_map(|r| r.endpoint.as_ref())
+                .map(|e| e.open_connections())
+                .sum()
+        })
+    }
+
     /// What the autoscaler needs of each instance.
     pub(crate) fn instance_metrics(&self, service: &str) -> Vec<InstanceMetrics> {
         self.lock()

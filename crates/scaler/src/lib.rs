@@ -63,6 +63,8 @@ pub struct Observation {
     pub concurrency: Option<f64>,
     /// Requests per second through the gateway over the last tick (total, all instances).
     pub rps: Option<f64>,
+    /// Average open TCP connections through the service's listener over the last tick (total).
+    pub connections: Option<f64>,
     /// Gateway p95 latency over the last tick, ms (None when no request completed).
     pub latency_p95_ms: Option<f64>,
     /// Values of prometheus metrics, by query string (missing = the query failed or had no
@@ -141,6 +143,7 @@ enum Kind {
     Prometheus(String),
     Concurrency(Kpa),
     Rps(Kpa),
+    Connections(Kpa),
 }
 
 /// A metric's proposal with the words to explain it.
@@ -179,6 +182,7 @@ impl Autoscaler {
                     Metric::Prometheus { query, .. } => Kind::Prometheus(query.clone()),
                     Metric::Concurrency => Kind::Concurrency(kpa(m.target)),
                     Metric::Rps => Kind::Rps(kpa(m.target)),
+                    Metric::Connections => Kind::Connections(kpa(m.target)),
                 },
             })
             .collect();
@@ -391,7 +395,7 @@ impl Autoscaler {
 impl Source {
     fn panicking(&self) -> bool {
         match &self.kind {
-            Kind::Concurrency(k) | Kind::Rps(k) => k.panicking(),
+            Kind::Concurrency(k) | Kind::Rps(k) | Kind::Connections(k) => k.panicking(),
             _ => false,
         }
     }
@@ -474,11 +478,11 @@ impl Source {
                     describe,
                 }
             }
-            Kind::Concurrency(k) | Kind::Rps(k) => {
-                let total = if name == "rps" {
-                    obs.rps
-                } else {
-                    obs.concurrency
+            Kind::Concurrency(k) | Kind::Rps(k) | Kind::Connections(k) => {
+                let total = match name {
+                    "rps" => obs.rps,
+                    "connections" => obs.connections,
+                    _ => obs.concurrency,
                 };
                 let o = k.observe(obs.now, total, ready, current);
                 Proposed {

@@ -308,3 +308,22 @@ fn panic_never_scales_down_even_when_another_metric_wins() {
     assert!(d.panicking);
     assert_eq!(d.desired, 5, "{}", d.reason);
 }
+
+#[test]
+fn open_connections_scale_like_concurrency() {
+    let mut a = Autoscaler::new(&spec(vec![metric(Metric::Connections, 10.0)]), 1, 8);
+    a.reset(1, s(0));
+    // 50 connections open over one instance, 10 each aimed at 70 %: ceil(50 / 7) = 8, a panic
+    // (at least twice the ready count) held to the scale-up limit of 4 more per second.
+    let d = a.decide(&Observation {
+        connections: Some(50.0),
+        ..obs(1, 1)
+    });
+    assert_eq!(d.desired, 5, "{}", d.reason);
+    assert!(d.reason.contains("connections"), "{}", d.reason);
+    // Without a reading the count holds.
+    let mut a = Autoscaler::new(&spec(vec![metric(Metric::Connections, 10.0)]), 1, 8);
+    a.reset(3, s(0));
+    let d = a.decide(&obs(1, 3));
+    assert_eq!(d.desired, 3, "{}", d.reason);
+}

@@ -17,6 +17,7 @@ fn metric_kind() -> impl Strategy<Value = Metric> {
         Just(Metric::Memory),
         Just(Metric::Concurrency),
         Just(Metric::Rps),
+        Just(Metric::Connections),
         Just(Metric::LatencyP95),
         Just(Metric::Prometheus {
             url: "http://127.0.0.1:9090".into(),
@@ -187,6 +188,7 @@ fn observe(step: &Step, now: Duration, desired: u32) -> Observation {
         desired,
         concurrency: step.concurrency,
         rps: step.rps,
+        connections: step.concurrency,
         latency_p95_ms: step.latency,
         prometheus: step
             .prometheus
@@ -357,6 +359,7 @@ proptest! {
                 desired,
                 concurrency: Some(total),
                 rps: Some(total),
+                connections: Some(total),
                 latency_p95_ms: Some(target),
                 prometheus: BTreeMap::from([(QUERY.to_owned(), target * f64::from(desired))]),
                 last_request: Some(now),

@@ -357,7 +357,7 @@ pub struct AutoscaleSpec {
 pub struct MetricTarget {
     pub metric: Metric,
     /// cpu/memory: percent of `resources` (e.g. 70); concurrency: in-flight requests per instance;
-    /// rps: requests/s per instance; latency_p95: milliseconds; prometheus: the query's value per
+    /// rps: requests/s per instance; connections: open TCP connections per instance; latency_p95: milliseconds; prometheus: the query's value per
     /// instance. Always > 0.
     pub target: f64,
 }
@@ -373,6 +373,9 @@ pub enum Metric {
     Concurrency,
     /// Requests per second per instance (Knative KPA).
     Rps,
+    /// Open TCP connections per instance through the service's `tcp` listener (KPA windows,
+    /// like concurrency). Only for services with `tcp`.
+    Connections,
     /// Gateway p95 latency in ms, target tracking.
     LatencyP95,
     /// A PromQL query's value; keys `url` (Prometheus base URL) and `query`.
@@ -428,6 +431,7 @@ impl Metric {
             Metric::Memory => "memory",
             Metric::Concurrency => "concurrency",
             Metric::Rps => "rps",
+            Metric::Connections => "connections",
             Metric::LatencyP95 => "latency_p95",
             Metric::Prometheus { .. } => "prometheus",
         }

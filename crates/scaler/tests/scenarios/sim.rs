@@ -132,6 +132,7 @@ pub fn run(scenario: &Scenario, compiled: &Compiled) -> Trace {
             instances: samples,
             desired,
             concurrency: (!missing("concurrency")).then_some(d),
+            connections: (!missing("connections")).then_some(d),
             rps: (!missing("rps")).then(|| d.min(svc.capacity * f64::from(ready))),
             latency_p95_ms: (ready > 0 && d > 0.0 && !missing("latency_p95"))
                 .then(|| svc.latency_ms / (1.0 - util.min(0.95))),

@@ -146,6 +146,14 @@ pub(crate) fn compile(
     let deploy = deploy::deploy(w, &t, stateful.is_some());
     let logs = logs::logs(w, &t);
     let (tcp, tcp_span) = tier::tcp(w, &t);
+    connections_need_tcp(w, &t, autoscale.as_ref(), tcp.is_some());
+    if let (Some(span), Some(_), None) = (instances.zero_min.clone(), tcp, &route) {
+        w.error(
+            Some(span),
+            "a service with only a tcp listener cannot scale to zero",
+            Some("TCP connections are not held while a first instance starts (HTTP requests are): keep min = 1, or add a route".into()),
+        );
+    }
     let depends_on = tier::depends_on(w, &t);
     let tags = tier::tags(w, &t);
     let meta = tier::meta(w, &t);
@@ -177,6 +185,28 @@ pub(crate) fn compile(
         tcp_span,
         depends_on,
     })
+}
+
+/// `metric = "connections"` counts connections through the service's TCP listener: without
+/// one it would never see any.
+fn connections_need_tcp(
+    w: &mut Walker<'_>,
+    t: &TableRef<'_>,
+    autoscale: Option<&crate::model::AutoscaleSpec>,
+    has_tcp: bool,
+) {
+    let uses = autoscale.is_some_and(|a| {
+        a.metrics
+            .iter()
+            .any(|m| m.metric == crate::model::Metric::Connections)
+    });
+    if uses && !has_tcp {
+        w.error(
+            t.get("autoscale").and_then(|e| e.value_span()),
+            "metric = \"connections\" needs a tcp listener",
+            Some("it counts open connections through the service's listener: add tcp = \"127.0.0.1:PORT\", or scale on another metric".into()),
+        );
+    }
 }
 
 #[cfg(test)]

@@ -304,3 +304,26 @@ fn strategy_of_a_plain_service_is_unchanged() {
         Strategy::Rolling
     );
 }
+
+#[test]
+fn connections_autoscaling_needs_a_tcp_listener() {
+    let ok = compile_ok(&format!(
+        "{REDIS}tcp = \"127.0.0.1:6380\"\ninstances = {{ min = 1, max = 4 }}\nautoscale = {{ metric = \"connections\", target = 20 }}\n"
+    ));
+    assert_eq!(
+        ok.services["redis"].autoscale.as_ref().unwrap().metrics[0].metric,
+        crate::Metric::Connections
+    );
+    single_error(
+        &format!("{REDIS}instances = {{ min = 1, max = 4 }}\nautoscale = {{ metric = \"connections\", target = 20 }}\n"),
+        4,
+        13,
+        "metric = \"connections\" needs a tcp listener",
+    );
+    single_error(
+        &format!("{REDIS}tcp = \"127.0.0.1:6380\"\ninstances = {{ min = 0, max = 4 }}\nautoscale = {{ metric = \"connections\", target = 20 }}\n"),
+        4,
+        21,
+        "cannot scale to zero",
+    );
+}

@@ -45,6 +45,7 @@ const METRIC_NAMES: &[&str] = &[
     "memory",
     "concurrency",
     "rps",
+    "connections",
     "latency_p95",
     "prometheus",
 ];
@@ -374,6 +375,7 @@ fn metric_target(
             "memory" => Metric::Memory,
             "concurrency" => Metric::Concurrency,
             "rps" => Metric::Rps,
+            "connections" => Metric::Connections,
             _ => Metric::LatencyP95,
         };
         return ok.then_some(MetricTarget { metric, target });
@@ -419,6 +421,7 @@ fn target_example(metric: &str) -> String {
         "memory" => "target = 80 (percent of resources.memory per instance)",
         "concurrency" => "target = 10 (requests in flight per instance)",
         "rps" => "target = 100 (requests per second per instance)",
+        "connections" => "target = 20 (open TCP connections per instance)",
         "latency_p95" => "target = 200 (milliseconds)",
         _ => "target = 100 (the query's value per instance)",
     }
@@ -442,6 +445,7 @@ fn metric_name(item: &Item) -> Result<&'static str, Problem> {
         l if l.starts_with("latency") || l.starts_with("p95") => Some("latency_p95"),
         "requests" | "qps" | "requests_per_second" | "throughput" => Some("rps"),
         "inflight" | "in_flight" | "in-flight" => Some("concurrency"),
+        "conns" | "tcp" | "connection" => Some("connections"),
         "mem" => Some("memory"),
         _ => None,
     });
