@@ -236,11 +236,12 @@ impl ServiceLoop {
             return true;
         }
         let registry = &self.ctx.registry;
-        // A dependency that is not (or no longer) run is not waited for.
+        // A dependency the registry does not know yet is still starting up (services are
+        // registered one by one); the spec guarantees every name is a service of the same spec.
         let waiting: Vec<&str> = spec
             .depends_on
             .iter()
-            .filter(|d| registry.healthy_count(d).is_some_and(|n| n == 0))
+            .filter(|d| registry.healthy_count(d).is_none_or(|n| n == 0))
             .map(String::as_str)
             .collect();
         let name = &spec.name;

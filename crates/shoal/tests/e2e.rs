@@ -12,7 +12,8 @@ mod e2e {
     mod catalog;
     mod dashboard;
     mod example_canary;
-    mod examples;
+    mod example_redis_node;
+    pub mod examples;
     mod foreign;
     mod lifecycle;
     mod logs;

@@ -27,8 +27,6 @@ impl Prometheus {
 
     /// Like [`Prometheus::start`], on a given address (for specs that must name it first).
     pub async fn start_on(addr: SocketAddr, discovery: &str) -> Prometheus {
-        let bin = std::env::var("PROMETHEUS").unwrap_or_else(|_| "prometheus".into());
-        let dir = scratch("prometheus");
         let config = format!(
             r#"global:
   scrape_interval: 1s
@@ -41,6 +39,13 @@ scrape_configs:
         refresh_interval: 1s
 "#
         );
+        Prometheus::with_config(addr, &config).await
+    }
+
+    /// Runs Prometheus on `addr` with a whole configuration file's text (an example's own).
+    pub async fn with_config(addr: SocketAddr, config: &str) -> Prometheus {
+        let bin = std::env::var("PROMETHEUS").unwrap_or_else(|_| "prometheus".into());
+        let dir = scratch("prometheus");
         std::fs::write(dir.join("prometheus.yml"), config).unwrap();
         let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
         let child = Command::new(&bin)
