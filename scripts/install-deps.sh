@@ -2,9 +2,9 @@
 # Installs, from Debian packages, what a purpose needs and is not on the machine yet:
 #   test   what the test suite runs as real peers (python3 for a foreign instance program,
 #          Prometheus to scrape and query, Chromium for the dashboard, tmux for `shoal top`,
-#          Node.js and npm, Redis and PostgreSQL for the examples), then the npm packages of
-#          examples/redis-node/api, and the Consul client library (py-consul, from PyPI) that
-#          reads shoal's Consul-shaped catalog
+#          Node.js and npm, Redis, its Prometheus exporter and PostgreSQL for the examples), then
+#          the npm packages of examples/redis-node/api, and the Consul client library (py-consul,
+#          from PyPI) that reads shoal's Consul-shaped catalog
 #   bench  the load generator and peer proxies of bench/ (wrk, nginx, HAProxy, redis-benchmark)
 set -euo pipefail
 purpose="${1:-test}"
@@ -16,6 +16,7 @@ case "$purpose" in
   test)  want python3 python3; python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
          want curl curl; want prometheus prometheus; want chromium chromium; want tmux tmux
          want node nodejs; want npm npm; want redis-server redis-server; want redis-cli redis-tools
+         want prometheus-redis-exporter prometheus-redis-exporter
          ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql) ;;
   bench) want wrk wrk; want nginx nginx-light; want haproxy haproxy; want python3 python3
          want redis-benchmark redis-tools ;;
