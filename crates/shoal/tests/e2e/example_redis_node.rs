@@ -178,4 +178,22 @@ async fn seed_002_reads_scale_out_over_replicas_and_back_with_no_failed_request(
     let (code, text) = http_get(shoal.gateway, "/items").await.unwrap();
     assert_eq!(code, 200, "{text}");
     assert!(text.contains("seed 002"), "{text}");
+    every_grafana_panel_has_data(&prom).await;
+}
+
+/// Each query of deploy/grafana/dashboards/redis-node.json returns series from the real
+/// Prometheus that scraped this run: no panel of the shipped dashboard is empty.
+async fn every_grafana_panel_has_data(prom: &Prometheus) {
+    let path = example_dir("redis-node").join("../../deploy/grafana/dashboards/redis-node.json");
+    let dash: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut checked = 0;
+    for panel in dash["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().unwrap().replace("$__rate_interval", "15s");
+            let series = prom.query(&expr).await.unwrap_or_else(|e| panic!("{expr}: {e}"));
+            assert!(!series.is_empty(), "panel {:?}: `{expr}` has no data", panel["title"]);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 12, "{checked}");
 }
