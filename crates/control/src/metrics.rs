@@ -465,6 +465,9 @@ impl Collector for ScrapeCollector {
     }
 }
 
+/// Reads one counter of a TCP listener's snapshot.
+type TcpCounter = fn(&shoal_gateway::TcpStatsSnapshot) -> u64;
+
 /// The TCP listeners' families: connections open, accepted, refused, unserved, failed connects
 /// and bytes, per service; open connections per instance.
 fn encode_tcp(enc: &mut DescriptorEncoder, services: &[ServiceScrape]) -> Fmt {
@@ -481,7 +484,7 @@ fn encode_tcp(enc: &mut DescriptorEncoder, services: &[ServiceScrape]) -> Fmt {
         None,
         tcp().map(|(s, t)| (svc(s), t.open as u64)),
     )?;
-    let families: [(&str, &str, fn(&shoal_gateway::TcpStatsSnapshot) -> u64); 4] = [
+    let families: [(&str, &str, TcpCounter); 4] = [
         (
             "shoal_tcp_connections_accepted",
             "Client connections taken in to be relayed",

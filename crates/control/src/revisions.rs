@@ -38,14 +38,39 @@ pub struct Template {
 impl Template {
     /// The template of a service spec.
     pub fn of(spec: &ServiceSpec) -> Self {
+        // Unpacked field by field: a new `ServiceSpec` field does not compile until it is either
+        // part of how instances start (here, and a rollout in `rollout::plan`) or named below as
+        // applying to running instances in place.
+        let ServiceSpec {
+            name: _,
+            command,
+            program,
+            workdir,
+            env,
+            resources,
+            stateful,
+            route: _,
+            instances: _,
+            health: _,
+            stop: _,
+            restart: _,
+            slow_start: _,
+            autoscale: _,
+            deploy: _,
+            logs: _,
+            tcp: _,
+            depends_on: _,
+            tags: _,
+            meta: _,
+        } = spec;
         Self {
-            command: spec.command.clone(),
-            program: spec.program.clone(),
-            workdir: spec.workdir.clone(),
-            env: spec.env.clone(),
-            cpu: spec.resources.cpu,
-            memory: spec.resources.memory,
-            volumes: spec.stateful.as_ref().map(|s| s.volumes.clone()),
+            command: command.clone(),
+            program: program.clone(),
+            workdir: workdir.clone(),
+            env: env.clone(),
+            cpu: resources.cpu,
+            memory: resources.memory,
+            volumes: stateful.as_ref().map(|s| s.volumes.clone()),
         }
     }
 

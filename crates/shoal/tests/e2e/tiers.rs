@@ -487,3 +487,75 @@ health = {{ exec = ["/bin/true"], interval = "300ms", timeout = "250ms" }}
     };
     assert!(at("replica-1 stopped") < at("main-1 draining"), "{log}");
 }
+
+#[tokio::test]
+async fn apply_moves_adds_and_removes_tcp_listeners_and_refuses_a_taken_port() {
+    require_redis();
+    let (first, second) = (listen_addr(), listen_addr());
+    let shoal = Shoal::start("tcp-apply", &redis_service("cache", 1, 2, first, "")).await;
+    shoal.wait_healthy("cache", 1, 20 * S).await;
+    let pid = shoal.instances("cache").await[0]["pid"].clone();
+    let ping = |addr: SocketAddr| async move {
+        match Redis::connect(addr).await {
+            Ok(mut c) => c.cmd(&["PING"]).await.ok(),
+            Err(_) => None,
+        }
+    };
+    assert_eq!(ping(first).await, Some(Reply::Text("PONG".into())));
+
+    // A port another program holds: refused, nothing changes.
+    let squatter = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = squatter.local_addr().unwrap();
+    let bad = shoal.spec_variant("taken.toml", &redis_service("cache", 1, 2, taken, ""));
+    let out = shoal.cli_on(&bad, &["apply"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("cannot listen on {taken}")),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(ping(first).await, Some(Reply::Text("PONG".into())));
+    drop(squatter);
+
+    // Moving the listener applies in place: the same instance, reached at the new address.
+    let moved = shoal.spec_variant("moved.toml", &redis_service("cache", 1, 2, second, ""));
+    let plan = shoal.cli_on(&moved, &["apply", "--dry-run"]);
+    assert!(
+        text(&plan).contains("tcp:") && text(&plan).contains("in place"),
+        "{}",
+        text(&plan)
+    );
+    let out = shoal.cli_on(&moved, &["apply"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(ping(second).await, Some(Reply::Text("PONG".into())));
+    let deadline = Instant::now() + 5 * S;
+    while ping(first).await.is_some() {
+        assert!(Instant::now() < deadline, "the old listener still accepts");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(shoal.instances("cache").await[0]["pid"], pid, "no restart");
+
+    // A service added with a listener gets one; a removed one loses it.
+    let third = listen_addr();
+    let both = format!(
+        "{}{}",
+        redis_service("cache", 1, 2, second, ""),
+        redis_service("queue", 1, 1, third, "")
+    );
+    let out = shoal.cli_on(&shoal.spec_variant("both.toml", &both), &["apply"]);
+    assert!(out.status.success(), "{}", text(&out));
+    shoal.wait_healthy("queue", 1, 20 * S).await;
+    assert_eq!(ping(third).await, Some(Reply::Text("PONG".into())));
+    let only_queue = shoal.spec_variant("queue.toml", &redis_service("queue", 1, 1, third, ""));
+    let out = shoal.cli_on(&only_queue, &["apply"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let deadline = Instant::now() + 20 * S;
+    while ping(second).await.is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the removed service's listener still accepts"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(ping(third).await, Some(Reply::Text("PONG".into())));
+}
