@@ -54,6 +54,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("js/charts.js", JS),
     asset!("js/services.js", JS),
     asset!("js/panels.js", JS),
+    asset!("js/tier.js", JS),
 ];
 
 /// Looks up an embedded file by its path under `/assets/` (or `index.html`).

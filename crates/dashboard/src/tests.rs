@@ -61,6 +61,7 @@ async fn every_asset_is_served_with_its_type() {
         ("js/services.js", "text/javascript; charset=utf-8"),
         ("js/panels.js", "text/javascript; charset=utf-8"),
         ("js/format.js", "text/javascript; charset=utf-8"),
+        ("js/tier.js", "text/javascript; charset=utf-8"),
     ];
     assert_eq!(
         expected.len() + 1,

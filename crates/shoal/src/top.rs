@@ -7,10 +7,13 @@
 //! is unreachable the last screen stays, the status line says so and the feed keeps polling.
 
 mod app;
+mod columns;
+mod detail;
 mod feed;
 mod input;
 mod render;
 mod term;
+mod tier;
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};

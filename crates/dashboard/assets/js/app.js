@@ -6,6 +6,7 @@ import { h, setText, clock, ago } from "./format.js";
 import { Stream, getToken, setToken, scale } from "./stream.js";
 import { WINDOW_MS } from "./charts.js";
 import { ServiceView, countStates } from "./services.js";
+import { tcpReading } from "./tier.js";
 import { renderSummary, renderLoadBalancer, Timeline } from "./panels.js";
 
 const HISTORY_KEY = "shoal.history";
@@ -16,7 +17,8 @@ const state = {
   status: null,
   lastStatusAt: 0,
   views: new Map(), // service name → ServiceView
-  history: loadHistory(), // service name → [{ t, rps, p95, p99, healthy, total, desired }]
+  history: loadHistory(), // service name → [{ t, rps, p95, p99, healthy, total, desired, conns, … }]
+  tcp: new Map(), // service name → the last reading of its TCP counters, with rates (tier.js)
   timeline: null,
 };
 
@@ -67,11 +69,26 @@ function record(status, now) {
       healthy: counts.healthy,
       total: svc.instances.filter((i) => i.state !== "stopped").length,
       desired: svc.desired,
+      ...recordTcp(svc, now),
     });
     if (samples.length > HISTORY_MAX) samples.splice(0, samples.length - HISTORY_MAX);
   }
   const names = new Set(status.services.map((s) => s.name));
   for (const name of state.history.keys()) if (!names.has(name)) state.history.delete(name);
+  for (const name of state.tcp.keys()) if (!names.has(name)) state.tcp.delete(name);
+}
+
+/** Takes a new reading of a service's TCP counters; returns what its charts plot. Server-side
+ * history has no TCP samples, so these charts fill from when the tab opened. */
+function recordTcp(svc, now) {
+  if (!svc.tcp) {
+    state.tcp.delete(svc.name);
+    return {};
+  }
+  const reading = tcpReading(state.tcp.get(svc.name), svc.tcp, now);
+  state.tcp.set(svc.name, reading);
+  const r = reading.rates;
+  return { conns: svc.tcp.open, accepts: r ? r.accepted : null, bin: r ? r.bytes_in : null, bout: r ? r.bytes_out : null };
 }
 
 /**
@@ -145,7 +162,7 @@ function renderServices(status, now) {
     if (view.el.parentNode !== container || container.children[index + 1] !== view.el) {
       container.insertBefore(view.el, at);
     }
-    view.update(svc, state.history.get(svc.name) || [], now);
+    view.update(svc, state.history.get(svc.name) || [], now, state.tcp.get(svc.name));
   });
   for (const [name, view] of state.views) {
     if (!seen.has(name)) {
@@ -161,7 +178,7 @@ function tick() {
   const now = Date.now();
   if (now - state.lastStatusAt > 1500) {
     for (const [name, view] of state.views) {
-      for (const chart of Object.values(view.charts)) chart.update(state.history.get(name) || [], now);
+      view.drawCharts(state.history.get(name) || [], now);
     }
   }
   state.timeline.refreshTimes();

@@ -3,6 +3,7 @@
 
 import { h, setText, setData, valueWithUnit, rate, ms, percent, clock, ago, icon } from "./format.js";
 import { countStates, running, tone } from "./services.js";
+import { shortListen } from "./tier.js";
 
 /** What an event kind means at a glance: a tone (colour), an icon and a filter group. */
 const KINDS = {
@@ -26,6 +27,10 @@ const KINDS = {
   analysis: { tone: "violet", icon: "pulse", group: "rollouts" },
   applied: { tone: "violet", icon: "file", group: "rollouts" },
   warning: { tone: "warn", icon: "alert", group: "health" },
+  waiting: { tone: "warn", icon: "clock", group: "health" },
+  dependencies_ready: { tone: "ok", icon: "link", group: "health" },
+  tcp: { tone: "info", icon: "plug", group: "health" },
+  removed: { tone: "neutral", icon: "square", group: "rollouts" },
 };
 
 /** How an event kind is shown (unknown kinds get a neutral dot). */
@@ -87,7 +92,9 @@ export function renderSummary(status) {
 
   const r = tile("sum-rps");
   valueWithUnit(r.value, rate(rps));
-  setText(r.sub, "through the gateway");
+  const listeners = services.filter((svc) => svc.tcp);
+  const open = listeners.reduce((n, svc) => n + svc.tcp.open, 0);
+  setText(r.sub, listeners.length ? `HTTP · ${open} TCP conn${open === 1 ? "" : "s"} open` : "through the gateway");
 
   const p = tile("sum-p95");
   valueWithUnit(p.value, ms(worst));
@@ -119,21 +126,25 @@ export function renderLoadBalancer(status) {
 
   const tbody = document.getElementById("lb-routes");
   const routed = status.services.filter((svc) => svc.route);
-  const internal = status.services.filter((svc) => !svc.route);
-  const key = JSON.stringify(
-    routed.map((svc) => [svc.name, svc.route, svc.fail_open, svc.instances.map((i) => [i.state, i.ejected]), svc.rollout && svc.rollout.canary_weight]),
-  );
+  const listeners = status.services.filter((svc) => svc.tcp);
+  const internal = status.services.filter((svc) => !svc.route && !svc.tcp);
+  const instances = (svc) => svc.instances.map((i) => [i.state, i.ejected]);
+  const key = JSON.stringify([
+    routed.map((svc) => [svc.name, svc.route, svc.fail_open, instances(svc), svc.rollout && svc.rollout.canary_weight]),
+    listeners.map((svc) => [svc.name, svc.tcp.listen, svc.tcp.open, svc.fail_open, instances(svc), svc.waiting_for]),
+  ]);
   if (tbody.dataset.key !== key) {
     tbody.dataset.key = key;
-    tbody.replaceChildren(...routed.map(routeRow));
-    if (routed.length === 0) {
+    tbody.replaceChildren(...routed.map(routeRow), ...listeners.map(listenerRow));
+    if (routed.length + listeners.length === 0) {
       tbody.append(h("tr", {}, h("td", { colspan: "4", class: "dim", text: "no routed services" })));
     }
   }
-  setText(
-    document.getElementById("lb-sub"),
-    `${routed.length} route${routed.length === 1 ? "" : "s"}${internal.length ? ` · ${internal.length} internal` : ""}`,
-  );
+  const plural = (n, one) => `${n} ${one}${n === 1 ? "" : "s"}`;
+  const parts = [plural(routed.length, "route")];
+  if (listeners.length) parts.push(plural(listeners.length, "TCP listener"));
+  if (internal.length) parts.push(`${internal.length} internal`);
+  setText(document.getElementById("lb-sub"), parts.join(" · "));
 
   const ejected = [];
   for (const svc of status.services) for (const i of svc.instances) if (i.ejected) ejected.push(i.id);
@@ -146,34 +157,53 @@ export function renderLoadBalancer(status) {
   setData(list, "count", ejected.length);
 }
 
-function routeRow(svc) {
+/** The backends cell: one mark per running instance and routable/running. */
+function backends(svc) {
   const bar = h("span", { class: "backends-bar" });
   const live = svc.instances.filter((i) => i.state !== "stopped");
   for (const i of live.slice(0, 24)) bar.append(h("i", { data: { state: i.ejected ? "unhealthy" : i.state }, title: `${i.id}: ${i.state}${i.ejected ? " (ejected)" : ""}` }));
   const counts = countStates(svc);
   const routable = svc.fail_open ? counts.unhealthy : counts.healthy;
-  let state;
-  let stateTone;
-  if (svc.fail_open) {
-    state = "fail-open";
-    stateTone = "bad";
-  } else if (counts.healthy === 0) {
-    state = svc.desired === 0 ? "scaled to zero" : "no backends";
-    stateTone = svc.desired === 0 ? "idle" : "bad";
-  } else if (svc.rollout && svc.rollout.canary_weight !== undefined && svc.rollout.canary_weight !== null) {
-    state = `canary ${svc.rollout.canary_weight}%`;
-    stateTone = "warn";
-  } else {
-    state = "serving";
-    stateTone = "ok";
+  return h("td", {}, h("span", { class: "backends" }, bar, h("span", { class: "num", text: `${routable}/${live.length}` })));
+}
+
+/** What the gateway can do with a service's traffic now, and its tone; `serving` when fine. */
+function routeState(svc, serving) {
+  const counts = countStates(svc);
+  if (svc.fail_open) return ["fail-open", "bad"];
+  if (counts.healthy === 0 && (svc.waiting_for || []).length) return ["waiting", "warn"];
+  if (counts.healthy === 0) return svc.desired === 0 ? ["scaled to zero", "idle"] : ["no backends", "bad"];
+  if (svc.rollout && svc.rollout.canary_weight !== undefined && svc.rollout.canary_weight !== null) {
+    return [`canary ${svc.rollout.canary_weight}%`, "warn"];
   }
+  return [serving, "ok"];
+}
+
+function stateCell([state, stateTone]) {
+  return h("td", {}, h("span", { class: "route-state", data: { tone: stateTone }, text: state }));
+}
+
+function routeRow(svc) {
   return h(
     "tr",
     { data: { service: svc.name, failOpen: svc.fail_open ? 1 : 0 } },
     h("td", { class: "route", text: svc.route, title: svc.route }),
     h("td", { text: svc.name }),
-    h("td", {}, h("span", { class: "backends" }, bar, h("span", { class: "num", text: `${routable}/${live.length}` }))),
-    h("td", {}, h("span", { class: "route-state", data: { tone: stateTone }, text: state })),
+    backends(svc),
+    stateCell(routeState(svc, "serving")),
+  );
+}
+
+/** A TCP listener: where clients connect, and how many are connected now. */
+function listenerRow(svc) {
+  const open = svc.tcp.open;
+  return h(
+    "tr",
+    { data: { service: svc.name, listener: svc.tcp.listen, failOpen: svc.fail_open ? 1 : 0 } },
+    h("td", { class: "route", text: `tcp ${shortListen(svc.tcp.listen)}`, title: `TCP listener ${svc.tcp.listen}` }),
+    h("td", { text: svc.name }),
+    backends(svc),
+    stateCell(routeState(svc, `${open} conn${open === 1 ? "" : "s"}`)),
   );
 }
 

@@ -4,6 +4,7 @@
 
 import { h, setText, setData, valueWithUnit, rate, ms, percent, joined, bytes, duration, clock } from "./format.js";
 import { TimeChart } from "./charts.js";
+import { TierView, tcpOnly, shortPath, words, byteRate } from "./tier.js";
 
 const STATES = ["healthy", "starting", "unhealthy", "draining", "stopped"];
 /** Past this many slots the capacity strip would wrap into noise. */
@@ -24,6 +25,8 @@ export function running(svc) {
 /** ok / warn / bad for a service, as its dot and the summary show it. */
 export function tone(svc) {
   const counts = countStates(svc);
+  // Holding back until its dependencies are healthy is the spec working, not an outage.
+  if ((svc.waiting_for || []).length > 0 && counts.healthy === 0) return "warn";
   if (svc.fail_open || (svc.desired > 0 && counts.healthy === 0)) return "bad";
   if (svc.rollout && (svc.rollout.phase === "failed" || svc.rollout.phase === "reverting")) return "bad";
   if (counts.healthy < svc.desired || counts.unhealthy > 0) return "warn";
@@ -38,14 +41,128 @@ function stat(label) {
   return { el, value, sub };
 }
 
+/** The charts of a card: HTTP traffic, or for a service reached only over TCP its connections
+ * and bytes; instances either way. */
+function charts() {
+  const count = (v) => String(Math.round(v));
+  return {
+    rps: new TimeChart({
+      id: "rps",
+      title: "Requests / s",
+      series: [{ key: "rps", label: "req/s", color: "--c-rps", fill: true }],
+      format: (v) => joined(rate(v)),
+      tick: (v) => joined(rate(v)),
+      floor: 1,
+    }),
+    latency: new TimeChart({
+      id: "latency",
+      title: "Latency",
+      series: [
+        { key: "p95", label: "p95", color: "--c-p95", fill: true },
+        { key: "p99", label: "p99", color: "--c-p99", thin: true },
+      ],
+      format: (v) => joined(ms(v)),
+      tick: (v) => (v >= 1000 ? `${+(v / 1000).toFixed(1)}s` : `${+v.toFixed(1)}ms`),
+      floor: 1,
+    }),
+    conns: new TimeChart({
+      id: "conns",
+      title: "TCP connections",
+      series: [
+        { key: "conns", label: "open", color: "--c-rps", fill: true, step: true },
+        { key: "accepts", label: "accepted/s", color: "--c-inst", thin: true },
+      ],
+      format: (v) => (Number.isInteger(v) ? count(v) : joined(rate(v))),
+      tick: count,
+      integer: true,
+      floor: 1,
+    }),
+    bytes: new TimeChart({
+      id: "bytes",
+      title: "TCP throughput",
+      series: [
+        { key: "bin", label: "in", color: "--c-p95", fill: true },
+        { key: "bout", label: "out", color: "--c-p99", thin: true },
+      ],
+      format: byteRate,
+      tick: (v) => (v < 1000 ? `${v}B` : v < 1e6 ? `${+(v / 1000).toFixed(1)}k` : `${+(v / 1e6).toFixed(1)}M`),
+      floor: 1024,
+    }),
+    instances: new TimeChart({
+      id: "instances",
+      title: "Instances",
+      series: [
+        { key: "healthy", label: "healthy", color: "--ok", fill: true, step: true },
+        { key: "total", label: "running", color: "--c-inst", step: true },
+        { key: "desired", label: "desired", color: "--c-desired", step: true, dashed: true },
+      ],
+      format: count,
+      tick: (v) => String(v),
+      integer: true,
+      floor: 1,
+    }),
+  };
+}
+
+/** The instance table's columns: [key, heading, class, tooltip]. `col-http` columns show only
+ * for services with HTTP traffic, `col-tcp` for those with a TCP listener, `col-vol` for
+ * stateful ones (the table's data attributes say which apply). */
+const COLUMNS = [
+  ["id", "Instance", "id"],
+  ["revision", "Rev", "r"],
+  ["state", "State", ""],
+  ["port", "Port", "r"],
+  ["pid", "PID", "r"],
+  ["cpu", "CPU", "r", "percent of resources.cpu over the last second"],
+  ["memory", "Memory", "r"],
+  ["inflight", "In-flight", "r col-http", "requests in flight through the gateway"],
+  ["requests", "Requests", "r col-http", "requests through the gateway since it became routable"],
+  ["latency", "Latency", "r col-http", "the gateway's latency estimate (EWMA)"],
+  ["conns", "Conns", "r col-tcp", "TCP connections open to it through the gateway's listener"],
+  ["restarts", "Restarts", "r"],
+  ["uptime", "Uptime", "r"],
+  ["volume", "Volume", "vol col-vol", "its persistent directory (kept across restarts and rollouts)"],
+];
+
 /** A card for one service. `actions.scale(name, delta, button)` runs a scale request. */
 export class ServiceView {
   constructor(name, actions) {
     this.name = name;
     this.rows = new Map();
+    this.tier = new TierView(name);
+    this.instancesStat = stat("Instances healthy");
+    this.slots = h("div", { class: "slots", "aria-hidden": "true" });
+    this.instancesStat.el.insertBefore(this.slots, this.instancesStat.sub);
+    this.rpsStat = stat("Requests / s");
+    this.latencyStat = stat("Latency p95");
+    this.errorStat = stat("Error rate");
+    this.httpStats = [this.rpsStat.el, this.latencyStat.el, this.errorStat.el];
+    this.rollout = new RolloutView();
+    this.charts = charts();
+    this.tbody = h("tbody");
+    this.noInstances = h("td", { class: "dim none", colspan: String(COLUMNS.length) });
+    this.noRow = h("tr", { class: "no-instances" }, this.noInstances);
+    this.table = h(
+      "table",
+      { class: "instances" },
+      h("thead", {}, h("tr", {}, COLUMNS.map(([, text, cls, title]) => h("th", { class: cls, text, title })))),
+      this.tbody,
+    );
+    this.el = h(
+      "section",
+      { class: "svc card", data: { service: name }, "aria-label": `service ${name}` },
+      this.head(name, actions),
+      h("div", { class: "stats" }, this.instancesStat.el, this.httpStats, this.tier.stats),
+      this.rollout.el,
+      h("div", { class: "charts" }, Object.values(this.charts).map((c) => c.el)),
+      h("div", { class: "table-wrap" }, this.table),
+    );
+  }
 
+  /** The title row: health, name, how it is reached, badges, and the scale buttons. */
+  head(name, actions) {
     this.dot = h("span", { class: "health-dot" });
-    this.route = h("span", { class: "tag mono", title: "route (host + path prefix) at the gateway" });
+    this.route = h("span", { class: "tag mono", title: "route (host + path prefix) at the gateway", hidden: true });
     this.revision = h("span", { class: "tag", title: "the revision the service runs" });
     this.autoscaled = h("span", { class: "tag accent", text: "autoscaled", hidden: true });
     this.rolloutTag = h("span", { class: "tag violet", hidden: true, title: "a rollout is in progress" });
@@ -56,151 +173,82 @@ export class ServiceView {
       title: "no healthy instance: the gateway routes to unhealthy ones",
     });
     this.desiredLabel = h("b");
-    this.minus = h("button", {
-      class: "btn icon",
-      type: "button",
-      title: `scale ${name} down by one`,
-      "aria-label": `scale ${name} down by one`,
-      data: { action: "scale-down" },
-      text: "−",
-      onclick: () => actions.scale(name, -1, this.minus),
-    });
-    this.plus = h("button", {
-      class: "btn icon",
-      type: "button",
-      title: `scale ${name} up by one`,
-      "aria-label": `scale ${name} up by one`,
-      data: { action: "scale-up" },
-      text: "+",
-      onclick: () => actions.scale(name, 1, this.plus),
-    });
-
-    this.instancesStat = stat("Instances healthy");
-    this.slots = h("div", { class: "slots", "aria-hidden": "true" });
-    this.instancesStat.el.insertBefore(this.slots, this.instancesStat.sub);
-    this.rpsStat = stat("Requests / s");
-    this.latencyStat = stat("Latency p95");
-    this.errorStat = stat("Error rate");
-
-    this.rollout = new RolloutView();
-
-    this.charts = {
-      rps: new TimeChart({
-        id: "rps",
-        title: "Requests / s",
-        series: [{ key: "rps", label: "req/s", color: "--c-rps", fill: true }],
-        format: (v) => joined(rate(v)),
-        tick: (v) => joined(rate(v)),
-        floor: 1,
-      }),
-      latency: new TimeChart({
-        id: "latency",
-        title: "Latency",
-        series: [
-          { key: "p95", label: "p95", color: "--c-p95", fill: true },
-          { key: "p99", label: "p99", color: "--c-p99", thin: true },
-        ],
-        format: (v) => joined(ms(v)),
-        tick: (v) => (v >= 1000 ? `${+(v / 1000).toFixed(1)}s` : `${+v.toFixed(1)}ms`),
-        floor: 1,
-      }),
-      instances: new TimeChart({
-        id: "instances",
-        title: "Instances",
-        series: [
-          { key: "healthy", label: "healthy", color: "--ok", fill: true, step: true },
-          { key: "total", label: "running", color: "--c-inst", step: true },
-          { key: "desired", label: "desired", color: "--c-desired", step: true, dashed: true },
-        ],
-        format: (v) => String(Math.round(v)),
-        tick: (v) => String(v),
-        integer: true,
-        floor: 1,
-      }),
+    const button = (delta, action, text) => {
+      const what = `scale ${name} ${delta > 0 ? "up" : "down"} by one`;
+      const b = h("button", { class: "btn icon", type: "button", title: what, "aria-label": what, data: { action }, text });
+      b.addEventListener("click", () => actions.scale(name, delta, b));
+      return b;
     };
-
-    this.tbody = h("tbody");
-    const th = (text, cls, title) => h("th", { class: cls, text, title });
-    const table = h(
-      "table",
-      { class: "instances" },
-      h(
-        "thead",
-        {},
-        h(
-          "tr",
-          {},
-          th("Instance"),
-          th("Rev", "r"),
-          th("State"),
-          th("Port", "r"),
-          th("PID", "r"),
-          th("CPU", "r", "percent of resources.cpu over the last second"),
-          th("Memory", "r"),
-          th("In-flight", "r", "requests in flight through the gateway"),
-          th("Requests", "r", "requests through the gateway since it became routable"),
-          th("Latency", "r", "the gateway's latency estimate (EWMA)"),
-          th("Restarts", "r"),
-          th("Uptime", "r"),
-        ),
-      ),
-      this.tbody,
-    );
-
-    this.el = h(
-      "section",
-      { class: "svc card", data: { service: name }, "aria-label": `service ${name}` },
-      h(
-        "header",
-        { class: "svc-head" },
-        h(
-          "div",
-          { class: "svc-title" },
-          this.dot,
-          h("h2", { text: name }),
-          this.route,
-          this.revision,
-          this.autoscaled,
-          this.rolloutTag,
-          this.failOpen,
-        ),
-        h(
-          "div",
-          { class: "scale" },
-          this.minus,
-          h("span", { class: "scale-label" }, "desired ", this.desiredLabel),
-          this.plus,
-        ),
-      ),
+    this.minus = button(-1, "scale-down", "−");
+    this.plus = button(1, "scale-up", "+");
+    const [tcp, ...badges] = this.tier.head;
+    return h(
+      "header",
+      { class: "svc-head" },
       h(
         "div",
-        { class: "stats" },
-        this.instancesStat.el,
-        this.rpsStat.el,
-        this.latencyStat.el,
-        this.errorStat.el,
+        { class: "svc-title" },
+        this.dot,
+        h("h2", { text: name }),
+        this.route,
+        tcp,
+        this.revision,
+        this.autoscaled,
+        this.rolloutTag,
+        this.failOpen,
+        badges,
       ),
-      this.rollout.el,
-      h("div", { class: "charts" }, Object.values(this.charts).map((c) => c.el)),
-      h("div", { class: "table-wrap" }, table),
+      h("div", { class: "scale" }, this.minus, h("span", { class: "scale-label" }, "desired ", this.desiredLabel), this.plus),
     );
   }
 
-  /** Shows `svc` (one service of /v1/status) and its history (samples, oldest first). */
-  update(svc, history, now) {
+  /** Shows `svc` (one service of /v1/status), its history (samples, oldest first) and the last
+   * reading of its TCP counters (rates; see tier.js). */
+  update(svc, history, now, tcpReading) {
     const counts = countStates(svc);
     const total = running(svc);
+    const look = tone(svc);
     setData(this.el, "healthy", counts.healthy);
     setData(this.el, "total", total);
     setData(this.el, "desired", svc.desired);
-    setData(this.el, "tone", tone(svc));
-    setData(this.dot, "tone", tone(svc));
-    this.dot.title = { ok: "all desired instances healthy", warn: "degraded", bad: "down" }[tone(svc)];
+    setData(this.el, "tone", look);
+    setData(this.el, "waiting", (svc.waiting_for || []).length > 0 ? 1 : 0);
+    setData(this.dot, "tone", look);
+    this.dot.title = { ok: "all desired instances healthy", warn: "degraded", bad: "down" }[look];
+    this.route.hidden = !svc.route;
+    setText(this.route, svc.route || "");
+    this.tier.update(svc, tcpReading);
+    this.updateBadges(svc);
+    this.updateInstanceStat(svc, counts, total);
+    const http = !tcpOnly(svc);
+    for (const el of this.httpStats) el.hidden = !http;
+    if (http) this.updateTraffic(svc.traffic);
+    this.rollout.update(svc);
+    const shown = http ? ["rps", "latency", "instances"] : ["conns", "bytes", "instances"];
+    for (const [key, chart] of Object.entries(this.charts)) chart.el.hidden = !shown.includes(key);
+    this.drawCharts(history, now);
+    setData(this.table, "http", http ? 1 : 0);
+    setData(this.table, "tcp", svc.tcp ? 1 : 0);
+    setData(this.table, "stateful", svc.volumes ? 1 : 0);
+    this.updateInstances(svc);
+  }
 
-    setText(this.route, svc.route || "not routed");
-    this.route.title = svc.route
-      ? "route (host + path prefix) at the gateway"
-      : "not exposed by the gateway (checked over TCP)";
+  /** Redraws the shown charts. shoal's own history has no TCP samples, so the TCP charts span
+   * only what this tab recorded (and say from when) rather than look empty. */
+  drawCharts(history, now) {
+    let tcp = null;
+    for (const [key, chart] of Object.entries(this.charts)) {
+      if (chart.el.hidden) continue;
+      if (key === "conns" || key === "bytes") {
+        tcp = tcp || history.filter((s) => typeof s.conns === "number");
+        chart.update(tcp, now);
+      } else {
+        chart.update(history, now);
+      }
+    }
+  }
+
+  updateBadges(svc) {
     setText(this.revision, `rev ${svc.revision}`);
     this.autoscaled.hidden = !svc.autoscaled;
     this.failOpen.hidden = !svc.fail_open;
@@ -211,22 +259,27 @@ export class ServiceView {
       setText(this.rolloutTag, `${r.strategy} → rev ${r.revision}${weight}`);
       this.rolloutTag.className = r.phase === "failed" || r.phase === "reverting" ? "tag bad" : "tag violet";
     }
-
     setText(this.desiredLabel, svc.desired);
     this.minus.disabled = svc.desired <= svc.min;
     this.plus.disabled = svc.desired >= svc.max;
+  }
 
-    // Instances: healthy / running, the capacity strip, desired and bounds.
+  /** Healthy / running, the capacity strip, desired and bounds; amber rather than red while it
+   * waits for its dependencies. */
+  updateInstanceStat(svc, counts, total) {
     const iv = this.instancesStat;
+    const waiting = svc.waiting_for || [];
     valueWithUnit(iv.value, [String(counts.healthy), `/ ${total}`]);
-    setData(iv.el, "tone", counts.healthy === 0 && svc.desired > 0 ? "bad" : counts.healthy < svc.desired ? "warn" : "ok");
+    const low = counts.healthy === 0 && svc.desired > 0;
+    setData(iv.el, "tone", low && waiting.length === 0 ? "bad" : counts.healthy < svc.desired ? "warn" : "ok");
     const extra = STATES.filter((s) => s !== "healthy" && s !== "stopped" && counts[s] > 0)
       .map((s) => `${counts[s]} ${s}`)
       .join(" · ");
     setText(iv.sub, `desired ${svc.desired} · range ${svc.min}–${svc.max}${extra ? " · " + extra : ""}`);
     this.updateSlots(svc);
+  }
 
-    const t = svc.traffic;
+  updateTraffic(t) {
     valueWithUnit(this.rpsStat.value, rate(t.rps));
     setText(this.rpsStat.sub, `in-flight ${t.inflight.toFixed(1)}`);
     valueWithUnit(this.latencyStat.value, ms(t.p95_ms));
@@ -234,12 +287,6 @@ export class ServiceView {
     valueWithUnit(this.errorStat.value, percent(t.error_rate));
     setData(this.errorStat.el, "tone", (t.error_rate || 0) >= 0.05 ? "bad" : (t.error_rate || 0) > 0 ? "warn" : "ok");
     setText(this.errorStat.sub, t.error_rate === null || t.error_rate === undefined ? "no responses this second" : "5xx share of responses");
-
-    this.rollout.update(svc);
-    this.charts.rps.update(history, now);
-    this.charts.latency.update(history, now);
-    this.charts.instances.update(history, now);
-    this.updateInstances(svc);
   }
 
   updateSlots(svc) {
@@ -256,6 +303,14 @@ export class ServiceView {
   }
 
   updateInstances(svc) {
+    const waiting = svc.waiting_for || [];
+    if (svc.instances.length === 0) {
+      const why = waiting.length ? `No instance yet: it starts once ${words(waiting)} ${waiting.length > 1 ? "are" : "is"} healthy.` : "No instances.";
+      setText(this.noInstances, why);
+      if (this.noRow.parentNode !== this.tbody) this.tbody.append(this.noRow);
+    } else {
+      this.noRow.remove();
+    }
     const seen = new Set();
     svc.instances.forEach((inst, index) => {
       seen.add(inst.id);
@@ -284,21 +339,8 @@ export class ServiceView {
 /** One row of the instance table. */
 class InstanceRow {
   constructor(id) {
-    const td = (cls) => h("td", { class: cls });
-    this.cells = {
-      id: h("td", { class: "id", text: id }),
-      revision: td("r"),
-      state: td(""),
-      port: td("r"),
-      pid: td("r"),
-      cpu: td("r"),
-      memory: td("r"),
-      inflight: td("r"),
-      requests: td("r"),
-      latency: td("r"),
-      restarts: td("r"),
-      uptime: td("r"),
-    };
+    this.cells = Object.fromEntries(COLUMNS.map(([key, , cls]) => [key, h("td", { class: cls })]));
+    this.cells.id.textContent = id;
     this.pill = h("span", { class: "pill" });
     this.ejected = h("span", { class: "tag bad ejected-mark", text: "ejected", hidden: true });
     this.cells.state.append(this.pill, this.ejected);
@@ -329,10 +371,15 @@ class InstanceRow {
     setText(this.cells.inflight, i.inflight);
     setText(this.cells.requests, i.requests.toLocaleString("en-US"));
     setText(this.cells.latency, i.latency_ms === null || i.latency_ms === undefined ? "—" : joined(ms(i.latency_ms)));
+    const conns = i.connections ?? 0;
+    setText(this.cells.conns, conns);
+    setData(this.cells.conns, "open", conns);
     setText(this.cells.restarts, i.restarts);
     this.cells.restarts.className = i.restarts > 0 ? "r restarts-hot" : "r";
     this.cells.restarts.title = i.last_exit ? `last exit: ${i.last_exit}` : "";
     setText(this.cells.uptime, i.state === "stopped" ? "—" : duration(i.uptime_secs));
+    setText(this.cells.volume, i.volume ? shortPath(i.volume) : "—");
+    this.cells.volume.title = i.volume || "";
   }
 }
 

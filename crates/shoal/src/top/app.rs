@@ -10,6 +10,8 @@ use serde_json::Value;
 use shoal_runtime::{LogFollower, LogLine};
 use tokio::time::Instant;
 
+use super::tier::{strings, TcpMeter, TcpView};
+
 /// Samples kept per sparkline: five minutes at the default interval, more than any screen shows.
 pub const HISTORY: usize = 300;
 /// Events kept for the events pane.
@@ -33,6 +35,15 @@ pub struct ServiceView {
     pub revision: Option<u64>,
     /// A rollout in progress, as one short phrase.
     pub rollout: Option<String>,
+    /// The gateway's TCP listener for it, if it has one.
+    pub tcp: Option<TcpView>,
+    /// Stateful: the directory holding each identity's volume.
+    pub volumes: Option<String>,
+    /// The services it starts after.
+    pub depends_on: Vec<String>,
+    /// Of those, the ones it still waits for before its first instance starts.
+    pub waiting_for: Vec<String>,
+    pub tags: Vec<String>,
     pub instances: Vec<InstanceView>,
 }
 
@@ -43,6 +54,11 @@ impl ServiceView {
             .iter()
             .filter(|i| i.state == "healthy")
             .count()
+    }
+
+    /// Reached only through its TCP listener: its HTTP figures would always read zero.
+    pub fn tcp_only(&self) -> bool {
+        self.tcp.is_some() && self.route.is_none()
     }
 }
 
@@ -62,6 +78,10 @@ pub struct InstanceView {
     pub uptime_secs: Option<u64>,
     /// Requests served since the instance started (the rate is derived from two readings).
     pub requests: u64,
+    /// TCP connections open to it through the service's listener.
+    pub connections: u64,
+    /// Stateful: its persistent directory.
+    pub volume: Option<String>,
 }
 
 /// One event of `GET /v1/events`.
@@ -95,6 +115,8 @@ pub struct History {
     pub cpu: VecDeque<u64>,
     /// Requests per second × 10.
     pub rps: VecDeque<u64>,
+    /// Open TCP connections through the listener.
+    pub conns: VecDeque<u64>,
     /// The last reading of the request counter, to turn the next one into a rate.
     last: Option<(u64, Instant)>,
 }
@@ -111,6 +133,7 @@ impl History {
         self.last = Some((i.requests, now));
         push_capped(&mut self.cpu, (cpu * 10.0).round() as u64);
         push_capped(&mut self.rps, (rps * 10.0).round() as u64);
+        push_capped(&mut self.conns, i.connections);
     }
 
     /// The latest request rate, per second.
@@ -141,6 +164,8 @@ pub struct App {
     pub service_sel: usize,
     pub instance_sel: usize,
     pub history: HashMap<String, History>,
+    /// Rates of each TCP listener, by service.
+    pub tcp: HashMap<String, TcpMeter>,
     pub events: VecDeque<EventView>,
     pub notice: Option<Notice>,
     /// Set while the admin API does not answer: since when, and the last error.
@@ -163,6 +188,7 @@ impl App {
             service_sel: 0,
             instance_sel: 0,
             history: HashMap::new(),
+            tcp: HashMap::new(),
             events: VecDeque::new(),
             notice: None,
             down: None,
@@ -217,6 +243,14 @@ impl App {
         }
         // Instances that are gone take their history with them.
         self.history.retain(|id, _| seen.contains(id));
+        for s in &self.services {
+            if let Some(tcp) = &s.tcp {
+                self.tcp.entry(s.name.clone()).or_default().push(tcp, now);
+            }
+        }
+        let listeners = &self.services;
+        self.tcp
+            .retain(|name, _| listeners.iter().any(|s| &s.name == name && s.tcp.is_some()));
     }
 
     /// The admin API did not answer: keep the last screen, say why, keep polling.
@@ -355,6 +389,11 @@ pub fn parse_services(status: &Value) -> Vec<ServiceView> {
             error_rate: s["traffic"]["error_rate"].as_f64(),
             revision: s["revision"].as_u64(),
             rollout: rollout_phrase(&s["rollout"]),
+            tcp: TcpView::parse(&s["tcp"]),
+            volumes: s["volumes"].as_str().map(str::to_string),
+            depends_on: strings(&s["depends_on"]),
+            waiting_for: strings(&s["waiting_for"]),
+            tags: strings(&s["tags"]),
             instances: s["instances"]
                 .as_array()
                 .map_or(&[][..], Vec::as_slice)
@@ -379,6 +418,8 @@ fn parse_instance(i: &Value) -> InstanceView {
         restarts: i["restarts"].as_u64().unwrap_or(0),
         uptime_secs: i["uptime_secs"].as_u64(),
         requests: i["requests"].as_u64().unwrap_or(0),
+        connections: i["connections"].as_u64().unwrap_or(0),
+        volume: i["volume"].as_str().map(str::to_string),
     }
 }
 
@@ -443,6 +484,57 @@ mod tests {
         assert_eq!(web.instances[0].memory_bytes, Some(1 << 20));
         assert_eq!(s[0].rollout, None);
         assert_eq!(s[0].rps, None);
+    }
+
+    fn tiers(accepted: u64, waiting: &[&str]) -> Value {
+        json!({"services": [
+            {"name": "cache", "desired": 1, "min": 1, "max": 1, "traffic": {},
+             "tcp": {"listen": "127.0.0.1:6380", "open": 2, "max_connections": 1024,
+                     "accepted": accepted, "refused": 1, "no_instance": 0,
+                     "bytes_in": accepted * 100, "bytes_out": 0},
+             "volumes": "/data/volumes/cache", "tags": ["primary"],
+             "instances": [{"id": "cache-1", "state": "healthy", "connections": 2,
+                            "volume": "/data/volumes/cache/cache-1"}]},
+            {"name": "app", "desired": 1, "min": 1, "max": 1, "traffic": {},
+             "depends_on": ["cache", "db"], "waiting_for": waiting, "instances": []}
+        ]})
+    }
+
+    #[test]
+    fn parses_tiers_and_meters_each_listener() {
+        let t0 = Instant::now();
+        let mut app = App::new(Duration::from_secs(1));
+        app.on_status(&tiers(10, &["db"]), t0);
+        let cache = &app.services[0];
+        assert_eq!(
+            cache.tcp.as_ref().map(|t| (t.open, t.refused)),
+            Some((2, 1))
+        );
+        assert!(cache.tcp_only());
+        assert_eq!(cache.tags, ["primary"]);
+        assert_eq!(cache.volumes.as_deref(), Some("/data/volumes/cache"));
+        let inst = &cache.instances[0];
+        assert_eq!(inst.connections, 2);
+        assert_eq!(inst.volume.as_deref(), Some("/data/volumes/cache/cache-1"));
+        let dependent = &app.services[1];
+        assert_eq!(
+            (dependent.depends_on.len(), &dependent.waiting_for[..]),
+            (2, &["db".to_string()][..])
+        );
+        assert!(dependent.tcp.is_none() && !dependent.tcp_only());
+        assert_eq!(app.history["cache-1"].conns.back(), Some(&2));
+
+        app.on_status(&tiers(16, &[]), t0 + Duration::from_secs(2));
+        let rates = app.tcp["cache"].rates.unwrap();
+        assert_eq!((rates.accepted, rates.bytes_in), (3.0, 300.0));
+        assert!(app.services[1].waiting_for.is_empty());
+        assert!(
+            !app.tcp.contains_key("app"),
+            "only services with a listener are metered"
+        );
+        // The listener goes (an apply removed it): so does its meter.
+        app.on_status(&status(&[]), t0 + Duration::from_secs(3));
+        assert!(app.tcp.is_empty());
     }
 
     #[test]

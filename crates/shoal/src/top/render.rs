@@ -15,6 +15,8 @@ use shoal_runtime::LogStream;
 use tokio::time::Instant;
 
 use super::app::{App, Focus, History, InstanceView, ServiceView};
+use super::columns::{self, instance_columns, sized, SERVICE_COLUMNS, TABLE_CHROME};
+use super::detail;
 use super::input::HELP;
 
 /// Bars for the inline sparkline column, lowest to highest.
@@ -25,7 +27,16 @@ const INLINE_SAMPLES: usize = 16;
 /// Draws the whole screen.
 pub fn draw(f: &mut Frame, app: &App, now: Instant) {
     let services_h = (app.services.len() as u16 + 3).clamp(4, 12);
-    let instances_h = (app.service().map_or(0, |s| s.instances.len()) as u16 + 3).clamp(4, 16);
+    let details = app.service().map_or_else(Vec::new, |s| {
+        detail::lines(
+            s,
+            app.instance(),
+            app.tcp.get(&s.name),
+            f.area().width.saturating_sub(2),
+        )
+    });
+    let rows = app.service().map_or(0, |s| s.instances.len()) as u16;
+    let instances_h = (rows + 3).clamp(4, 16) + details.len() as u16;
     let [title, services, instances, sparks, bottom, status] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(services_h),
@@ -37,7 +48,7 @@ pub fn draw(f: &mut Frame, app: &App, now: Instant) {
     .areas(f.area());
     draw_title(f, title, app, now);
     draw_services(f, services, app);
-    draw_instances(f, instances, app);
+    draw_instances(f, instances, app, details);
     draw_sparklines(f, sparks, app);
     if app.logs.is_some() {
         draw_logs(f, bottom, app);
@@ -61,14 +72,6 @@ fn block(title: impl Into<Line<'static>>, focused: bool) -> Block<'static> {
         .border_type(BorderType::Rounded)
         .border_style(Style::default().fg(colour))
         .title(title)
-}
-
-fn header(cells: &[&'static str]) -> Row<'static> {
-    Row::new(cells.iter().copied()).style(
-        Style::default()
-            .fg(Color::Yellow)
-            .add_modifier(Modifier::BOLD),
-    )
 }
 
 fn draw_title(f: &mut Frame, area: Rect, app: &App, now: Instant) {
@@ -116,33 +119,24 @@ fn draw_title(f: &mut Frame, area: Rect, app: &App, now: Instant) {
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
+fn header_style() -> Style {
+    Style::default()
+        .fg(Color::Yellow)
+        .add_modifier(Modifier::BOLD)
+}
+
 fn draw_services(f: &mut Frame, area: Rect, app: &App) {
-    let rows: Vec<Row> = app.services.iter().map(service_row).collect();
     let name_w = app.services.iter().map(|s| s.name.len()).max().unwrap_or(0);
-    let widths = [
-        Constraint::Length(name_w.max(7) as u16 + 1),
-        Constraint::Length(12),
-        Constraint::Length(8),
-        Constraint::Length(9),
-        Constraint::Length(8),
-        Constraint::Length(9),
-        Constraint::Length(7),
-        Constraint::Length(5),
-        Constraint::Fill(1),
-    ];
+    let cols = sized(&SERVICE_COLUMNS, name_w);
+    let keep = columns::fit(&cols, area.width.saturating_sub(TABLE_CHROME));
+    let rows: Vec<Row> = app
+        .services
+        .iter()
+        .map(|s| Row::new(columns::kept(service_cells(s), &keep)))
+        .collect();
     let focused = app.focus == Focus::Services;
-    let table = Table::new(rows, widths)
-        .header(header(&[
-            "SERVICE",
-            "INSTANCES",
-            "DESIRED",
-            "MIN..MAX",
-            "RPS",
-            "P95",
-            "ERRORS",
-            "REV",
-            "ROLLOUT",
-        ]))
+    let table = Table::new(rows, columns::widths(&cols, &keep))
+        .header(columns::header(&cols, &keep, header_style()))
         .block(block(" services ", focused))
         .row_highlight_style(highlight(focused))
         .highlight_symbol("▶ ")
@@ -160,14 +154,15 @@ fn highlight(focused: bool) -> Style {
     }
 }
 
-fn service_row(s: &ServiceView) -> Row<'static> {
+/// One cell per [`columns::SERVICE_COLUMNS`] entry.
+fn service_cells(s: &ServiceView) -> Vec<Cell<'static>> {
     let healthy = s.healthy();
     let total = s.instances.len();
     let health_colour = if total > 0 && healthy == total {
         Color::Green
     } else if healthy > 0 {
         Color::Yellow
-    } else if s.desired == 0 {
+    } else if s.desired == 0 || !s.waiting_for.is_empty() {
         Color::Gray
     } else {
         Color::Red
@@ -177,34 +172,63 @@ fn service_row(s: &ServiceView) -> Row<'static> {
     } else {
         s.desired.to_string()
     };
-    let (note, note_style) = if s.fail_open {
-        (
-            "FAILING OPEN: no healthy instance".to_string(),
-            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
-        )
-    } else {
-        (
-            s.rollout.clone().unwrap_or_else(|| "-".into()),
-            Style::default().fg(Color::Magenta),
-        )
+    // A service reached only over TCP has no HTTP traffic to speak of.
+    let rps = match s.rps {
+        Some(r) if !s.tcp_only() => format!("{r:.1}"),
+        _ => "-".into(),
     };
-    Row::new(vec![
+    let (note, note_style) = service_note(s);
+    vec![
         Cell::from(s.name.clone()).style(Style::default().add_modifier(Modifier::BOLD)),
         Cell::from(format!("{healthy}/{total} healthy")).style(Style::default().fg(health_colour)),
         Cell::from(desired),
         Cell::from(format!("{}..{}", s.min, s.max)),
-        Cell::from(s.rps.map_or("-".into(), |r| format!("{r:.1}"))),
+        Cell::from(rps),
         Cell::from(s.p95_ms.map_or("-".into(), |p| format!("{p:.1}ms"))),
         Cell::from(
             s.error_rate
                 .map_or("-".into(), |e| format!("{:.1}%", e * 100.0)),
         ),
+        tcp_cell(s),
         Cell::from(s.revision.map_or("-".into(), |r| format!("r{r}"))),
         Cell::from(note).style(note_style),
-    ])
+    ]
 }
 
-fn draw_instances(f: &mut Frame, area: Rect, app: &App) {
+/// `:6380 3 conns`, or `-` without a listener.
+fn tcp_cell(s: &ServiceView) -> Cell<'static> {
+    match &s.tcp {
+        Some(tcp) => {
+            let unit = if tcp.open == 1 { "conn" } else { "conns" };
+            Cell::from(format!("{} {} {unit}", tcp.short_listen(), tcp.open))
+                .style(Style::default().fg(Color::Cyan))
+        }
+        None => Cell::from("-"),
+    }
+}
+
+/// What is unusual about a service, most urgent first: failing open, a rollout, waiting for
+/// its dependencies.
+fn service_note(s: &ServiceView) -> (String, Style) {
+    if s.fail_open {
+        return (
+            "FAILING OPEN: no healthy instance".to_string(),
+            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+        );
+    }
+    if let Some(rollout) = &s.rollout {
+        return (rollout.clone(), Style::default().fg(Color::Magenta));
+    }
+    if !s.waiting_for.is_empty() {
+        return (
+            format!("waiting for {}", s.waiting_for.join(", ")),
+            Style::default().fg(Color::Yellow),
+        );
+    }
+    ("-".into(), Style::default().fg(Color::Magenta))
+}
+
+fn draw_instances(f: &mut Frame, area: Rect, app: &App, details: Vec<Line<'static>>) {
     let focused = app.focus == Focus::Instances;
     let Some(service) = app.service() else {
         f.render_widget(
@@ -213,54 +237,34 @@ fn draw_instances(f: &mut Frame, area: Rect, app: &App) {
         );
         return;
     };
+    let title = format!(" {} instances ({}) ", service.name, service.instances.len());
+    let outer = block(title, focused);
+    let inner = outer.inner(area);
+    f.render_widget(outer, area);
+    let [table_area, detail_area] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(details.len() as u16)])
+            .areas(inner);
+    let id_w = service.instances.iter().map(|i| i.id.len()).max();
+    let cols = instance_columns(service, id_w.unwrap_or(0));
+    // The block's borders are already drawn: only the highlight symbol is left to allow for.
+    let keep = columns::fit(&cols, table_area.width.saturating_sub(2));
     let rows: Vec<Row> = service
         .instances
         .iter()
-        .map(|i| instance_row(i, app.history.get(&i.id)))
+        .map(|i| {
+            let cells = instance_cells(i, app.history.get(&i.id), service.tcp.is_some());
+            Row::new(columns::kept(cells, &keep))
+        })
         .collect();
-    let id_w = service
-        .instances
-        .iter()
-        .map(|i| i.id.len())
-        .max()
-        .unwrap_or(0);
-    let widths = [
-        Constraint::Length(id_w.max(2) as u16 + 1),
-        Constraint::Length(11),
-        Constraint::Length(4),
-        Constraint::Length(6),
-        Constraint::Length(8),
-        Constraint::Length(7),
-        Constraint::Length(9),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(7),
-        Constraint::Fill(1),
-    ];
-    let title = format!(" {} instances ({}) ", service.name, service.instances.len());
-    let table = Table::new(rows, widths)
-        .header(header(&[
-            "ID",
-            "STATE",
-            "REV",
-            "PORT",
-            "PID",
-            "CPU",
-            "MEM",
-            "INFLIGHT",
-            "RESTARTS",
-            "UPTIME",
-            "REQ/S",
-            "CPU HISTORY",
-        ]))
-        .block(block(title, focused))
+    let table = Table::new(rows, columns::widths(&cols, &keep))
+        .header(columns::header(&cols, &keep, header_style()))
         .row_highlight_style(highlight(focused))
         .highlight_symbol("▶ ")
         .highlight_spacing(HighlightSpacing::Always);
     let mut state = TableState::default()
         .with_selected((!service.instances.is_empty()).then_some(app.instance_sel));
-    f.render_stateful_widget(table, area, &mut state);
+    f.render_stateful_widget(table, table_area, &mut state);
+    f.render_widget(Paragraph::new(details), detail_area);
 }
 
 fn state_colour(state: &str) -> Color {
@@ -273,7 +277,9 @@ fn state_colour(state: &str) -> Color {
     }
 }
 
-fn instance_row(i: &InstanceView, history: Option<&History>) -> Row<'static> {
+/// One cell per [`columns::INSTANCE_COLUMNS`] entry; `tcp` when the service has a listener (else its
+/// connection count is always zero and shown as `-`).
+fn instance_cells(i: &InstanceView, history: Option<&History>, tcp: bool) -> Vec<Cell<'static>> {
     let mut state = i.state.clone();
     if i.ejected {
         state.push('!');
@@ -284,7 +290,12 @@ fn instance_row(i: &InstanceView, history: Option<&History>) -> Row<'static> {
     } else {
         Style::default()
     };
-    Row::new(vec![
+    let conns = match (tcp, i.connections) {
+        (false, _) => Cell::from("-"),
+        (true, 0) => Cell::from("0").style(Style::default().fg(Color::DarkGray)),
+        (true, n) => Cell::from(n.to_string()).style(Style::default().fg(Color::Cyan)),
+    };
+    vec![
         Cell::from(i.id.clone()),
         Cell::from(state).style(Style::default().fg(state_colour(&i.state))),
         Cell::from(opt(i.revision)),
@@ -293,6 +304,7 @@ fn instance_row(i: &InstanceView, history: Option<&History>) -> Row<'static> {
         Cell::from(i.cpu_percent.map_or("-".into(), |c| format!("{c:.1}%"))),
         Cell::from(i.memory_bytes.map_or("-".into(), human_bytes)),
         Cell::from(i.inflight.to_string()),
+        conns,
         Cell::from(i.restarts.to_string()).style(restarts_style),
         Cell::from(i.uptime_secs.map_or("-".into(), human_secs)),
         Cell::from(
@@ -304,7 +316,7 @@ fn instance_row(i: &InstanceView, history: Option<&History>) -> Row<'static> {
             history.map(|h| h.cpu.iter().copied().collect::<Vec<_>>()),
         ))
         .style(Style::default().fg(Color::Cyan)),
-    ])
+    ]
 }
 
 /// The last [`INLINE_SAMPLES`] CPU samples as bar characters, scaled to at least 10 %.
@@ -337,6 +349,16 @@ fn draw_sparklines(f: &mut Frame, area: Rect, app: &App) {
         cpu_max as f64 / 10.0
     );
     spark(f, left, cpu_title, &h.cpu, cpu_max.max(100), Color::Cyan);
+    if app.service().is_some_and(ServiceView::tcp_only) {
+        // Its requests/s would be a flat zero: its connections tell more.
+        let max = h.conns.iter().copied().max().unwrap_or(0);
+        let title = format!(
+            " connections {id} · now {} · max {max} ",
+            instance.connections
+        );
+        spark(f, right, title, &h.conns, max.max(4), Color::Green);
+        return;
+    }
     let rps_max = h.rps.iter().copied().max().unwrap_or(0);
     let rps_title = format!(
         " requests/s {id} · now {} · max {:.1} ",
@@ -372,6 +394,9 @@ fn draw_events(f: &mut Frame, area: Rect, app: &App) {
     let block = block(" events ", false);
     let height = block.inner(area).height as usize;
     let skip = app.events.len().saturating_sub(height);
+    // As wide as the longest kind shown (`dependencies_ready`), so messages line up.
+    let kind_w = app.events.iter().skip(skip).map(|e| e.kind.len()).max();
+    let kind_w = kind_w.unwrap_or(0).clamp(12, 18);
     let lines: Vec<Line> = app
         .events
         .iter()
@@ -381,7 +406,9 @@ fn draw_events(f: &mut Frame, area: Rect, app: &App) {
                 "crashed" | "unhealthy" | "start_failed" | "fail_open" => {
                     Style::default().fg(Color::Red)
                 }
-                "healthy" | "started" => Style::default().fg(Color::Green),
+                "healthy" | "started" | "dependencies_ready" => Style::default().fg(Color::Green),
+                "waiting" => Style::default().fg(Color::Yellow),
+                "tcp" => Style::default().fg(Color::Cyan),
                 "scaled" | "autoscaled" => Style::default().fg(Color::Cyan),
                 _ => Style::default().fg(Color::Magenta),
             };
@@ -391,7 +418,7 @@ fn draw_events(f: &mut Frame, area: Rect, app: &App) {
                     Style::default().fg(Color::DarkGray),
                 ),
                 Span::raw(format!("{:<12} ", e.service)),
-                Span::styled(format!("{:<12} ", e.kind), kind_style),
+                Span::styled(format!("{:<kind_w$} ", e.kind), kind_style),
                 Span::raw(e.message.clone()),
             ])
         })
@@ -586,6 +613,79 @@ mod tests {
         app.help = true;
         screen(&app, 20, 5);
         screen(&App::new(Duration::from_secs(1)), 80, 24);
+    }
+
+    /// A Redis tier behind a listener, with volumes, and a service waiting for it.
+    fn tiers() -> App {
+        let mut app = App::new(Duration::from_secs(1));
+        let status = |accepted: u64| {
+            json!({"services": [
+                {"name": "cache", "desired": 1, "min": 1, "max": 2, "revision": 1, "traffic": {"rps": 0.0},
+                 "tcp": {"listen": "127.0.0.1:6380", "open": 3, "max_connections": 1024,
+                         "accepted": accepted, "refused": 2, "no_instance": 0,
+                         "bytes_in": accepted * 10, "bytes_out": 0},
+                 "volumes": "/data/volumes/cache", "tags": ["primary"],
+                 "instances": [{"id": "cache-1", "state": "healthy", "port": 4001, "pid": 11,
+                                "revision": 1, "restarts": 0, "uptime_secs": 5, "inflight": 0,
+                                "requests": 0, "connections": 3,
+                                "volume": "/data/volumes/cache/cache-1"}]},
+                {"name": "worker", "desired": 1, "min": 1, "max": 1, "revision": 1, "traffic": {},
+                 "depends_on": ["cache"], "waiting_for": ["cache"], "instances": []}
+            ]})
+        };
+        let t0 = Instant::now();
+        app.on_status(&status(10), t0);
+        app.on_status(&status(14), t0 + Duration::from_secs(2));
+        app
+    }
+
+    #[test]
+    fn a_tcp_tier_shows_its_listener_connections_volume_and_order() {
+        let mut app = tiers();
+        let s = screen(&app, 160, 45);
+        for want in [
+            "TCP",
+            ":6380 3 conns",
+            "waiting for cache",
+            "CONNS",
+            "tcp 127.0.0.1:6380 · 3/1024 open · 2.0 conn/s (14 accepted)",
+            "2 refused",
+            "tags primary · volume cache-1 /data/volumes/cache/cache-1",
+            "connections cache-1 · now 3",
+        ] {
+            assert!(s.contains(want), "missing {want:?} in\n{s}");
+        }
+        // The HTTP-only figures of a TCP-only service are not shown as zeros.
+        let cache_row = s.lines().find(|l| l.contains("cache    1/1")).unwrap();
+        assert!(!cache_row.contains("0.0"), "{cache_row}");
+        app.move_selection(1);
+        let s = screen(&app, 160, 45);
+        assert!(s.contains("WAITING FOR cache · starts after cache"), "{s}");
+    }
+
+    #[test]
+    fn narrow_terminals_drop_the_least_needed_columns_first() {
+        let app = tiers();
+        let s = screen(&app, 80, 30);
+        for want in [
+            "SERVICE",
+            "INSTANCES",
+            "TCP",
+            "NOTE",
+            "waiting for cache",
+            "CONNS",
+        ] {
+            assert!(s.contains(want), "missing {want:?} at 80 columns:\n{s}");
+        }
+        for gone in ["MIN..MAX", "REV ", "CPU HISTORY", "INFLIGHT"] {
+            assert!(
+                !s.contains(gone),
+                "{gone:?} should give way at 80 columns:\n{s}"
+            );
+        }
+        // Every line still fits: nothing wraps or spills.
+        assert!(s.lines().all(|l| l.chars().count() <= 80), "{s}");
+        screen(&app, 40, 20);
     }
 
     #[test]

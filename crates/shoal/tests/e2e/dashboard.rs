@@ -3,7 +3,9 @@
 //! websocket), against a real shoal. It opens the page, reads the instance count from the DOM,
 //! sees it follow `shoal scale` live, scales with the admin token from the page itself, shows
 //! the API's errors, saves a screenshot under the target dir, and fails on any JavaScript error
-//! or Content-Security-Policy violation.
+//! or Content-Security-Policy violation. A second page shows Redis tiers: a TCP listener with
+//! connections held open through it, stateful volumes, and a service waiting for its
+//! dependencies until they are healthy.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -14,6 +16,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
+use super::resp::{redis_command, require_redis, Redis, Reply};
 use super::support::*;
 
 /// One CDP call on a loaded 2-core machine.
@@ -531,4 +534,245 @@ async fn history_keeps_a_sample_a_second_for_fresh_dashboards() {
         samples.iter().any(|s| s["rps"].as_f64().unwrap() > 0.0),
         "traffic recorded: {body}"
     );
+}
+
+/// Connections held open through a TCP listener, each sending `PING` every 100 ms (so bytes
+/// flow and the page has rates to show) until dropped.
+pub(super) struct HeldConnections {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl HeldConnections {
+    pub(super) async fn open(addr: std::net::SocketAddr, n: usize) -> HeldConnections {
+        let mut conns = Vec::new();
+        for _ in 0..n {
+            let mut c = Redis::connect(addr).await.unwrap();
+            assert_eq!(c.cmd(&["PING"]).await.unwrap(), Reply::Text("PONG".into()));
+            conns.push(c);
+        }
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&stop);
+        let task = tokio::spawn(async move {
+            while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                for c in &mut conns {
+                    let _ = c.cmd(&["PING"]).await;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        HeldConnections { stop, task }
+    }
+}
+
+impl Drop for HeldConnections {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.task.abort();
+    }
+}
+
+/// A free loopback address for a TCP listener.
+pub(super) fn listen_addr() -> std::net::SocketAddr {
+    format!("127.0.0.1:{}", free_port()).parse().unwrap()
+}
+
+/// Redis tiers: `cache` (stateful, tagged, behind a listener) and `queue` (behind its own
+/// listener, started after `cache` and `migrate`; `migrate` turns healthy once `{dir}/migrated`
+/// exists, so the test decides how long `queue` waits).
+pub(super) fn redis_tiers(cache: std::net::SocketAddr, queue: std::net::SocketAddr) -> String {
+    let ping = r#"health = { send = "PING\r\n", expect = "+PONG", interval = "300ms", timeout = "250ms" }"#;
+    format!(
+        r#"[services.cache]
+command = {cache_cmd}
+stateful = true
+tcp = "{cache}"
+tags = ["primary", "cache"]
+instances = {{ min = 1, desired = 2, max = 3 }}
+{ping}
+
+[services.migrate]
+command = ["sleep", "600"]
+health = {{ exec = ["test", "-e", "{{dir}}/migrated"], interval = "300ms", timeout = "250ms" }}
+
+[services.queue]
+command = {queue_cmd}
+tcp = "{queue}"
+depends_on = ["cache", "migrate"]
+{ping}
+"#,
+        cache_cmd = redis_command(&["--dir", "{volume}"]),
+        queue_cmd = redis_command(&[]),
+    )
+}
+
+/// What the page shows of the TCP tiers, as JSON.
+const TIERS: &str = r##"(() => {
+  if (document.body?.dataset.ready !== "1") return JSON.stringify({ ready: false });
+  const card = (name) => {
+    const el = document.querySelector(`[data-service="${name}"]`);
+    if (!el) return null;
+    const q = (sel) => el.querySelector(sel);
+    const shown = (sel) => { const x = q(sel); return x && !x.hidden ? x.textContent : null; };
+    return {
+      ...el.dataset,
+      route: shown(".svc-title .tag.mono:not(.tcp)"),
+      tcp: shown(".tag.tcp"),
+      internal: shown(".tag.dim"),
+      stateful: shown(".tag.stateful"),
+      waiting: shown(".tag.waiting"),
+      deps: shown(".deps"),
+      labels: [...el.querySelectorAll(".labels .label")].map((l) => l.textContent),
+      open: q(".tcp-conns") && !q(".tcp-conns").hidden ? q(".tcp-conns").dataset.open : null,
+      conns_sub: shown(".tcp-conns .stat-sub"),
+      bytes: shown(".tcp-bytes .stat-value"),
+      stats: [...el.querySelectorAll(".stats > .stat")].filter((s) => !s.hidden).length,
+      charts: [...el.querySelectorAll(".chart")].filter((c) => !c.hidden).map((c) => c.dataset.chart),
+      rows: [...el.querySelectorAll("tr[data-instance]")].map((r) => ({
+        id: r.dataset.instance,
+        state: r.dataset.state,
+        conns: r.querySelector("td.col-tcp").textContent,
+        conns_shown: getComputedStyle(r.querySelector("td.col-tcp")).display !== "none",
+        volume: r.querySelector("td.vol").textContent,
+        volume_title: r.querySelector("td.vol").title,
+        inflight_shown: getComputedStyle(r.querySelector("td.col-http")).display !== "none",
+      })),
+      empty: shown("tr.no-instances td"),
+    };
+  };
+  return JSON.stringify({
+    cache: card("cache"),
+    queue: card("queue"),
+    migrate: card("migrate"),
+    listeners: [...document.querySelectorAll("#lb-routes tr[data-listener]")]
+      .map((r) => [r.dataset.service, r.dataset.listener, r.textContent]),
+    lb_sub: document.getElementById("lb-sub").textContent,
+  });
+})()"##;
+
+fn tiers_page(browser: &mut Browser) -> Value {
+    serde_json::from_str(browser.eval(TIERS).as_str().unwrap()).unwrap()
+}
+
+/// The cache card shows its listener, connections, volumes and tags and no HTTP route; the
+/// queue card its start order and what it waits for; the load balancer both listeners.
+fn assert_tiers_shown(page: &Value, cache: std::net::SocketAddr) {
+    let c = &page["cache"];
+    assert_eq!(c["tcp"], format!("tcp {cache}"), "{page:#}");
+    assert_eq!(c["route"], Value::Null, "no HTTP route line: {page:#}");
+    assert_eq!(c["internal"], Value::Null, "{page:#}");
+    assert_eq!(c["stateful"], "stateful", "{page:#}");
+    assert_eq!(c["labels"], json!(["primary", "cache"]), "{page:#}");
+    assert_eq!(
+        c["charts"],
+        json!(["conns", "bytes", "instances"]),
+        "{page:#}"
+    );
+    assert_eq!(
+        c["stats"], 3,
+        "instances and the two TCP stats only: {page:#}"
+    );
+    assert!(
+        c["conns_sub"].as_str().unwrap().contains("3 accepted"),
+        "{page:#}"
+    );
+    assert!(c["bytes"].as_str().unwrap().ends_with("/s"), "{page:#}");
+    for (n, row) in c["rows"].as_array().unwrap().iter().enumerate() {
+        let id = format!("cache-{}", n + 1);
+        assert_eq!(row["id"], id.as_str(), "{page:#}");
+        assert!(
+            row["conns_shown"] == true && row["inflight_shown"] == false,
+            "{page:#}"
+        );
+        let full = row["volume_title"].as_str().unwrap();
+        assert!(full.ends_with(&format!("/volumes/cache/{id}")), "{page:#}");
+        let short = row["volume"].as_str().unwrap();
+        assert!(
+            short.ends_with(&format!("volumes/cache/{id}")) && short.len() <= full.len(),
+            "{page:#}"
+        );
+    }
+    let q = &page["queue"];
+    assert_eq!(q["tone"], "warn", "waiting is not an outage: {page:#}");
+    assert_eq!(q["waiting"], "waiting for migrate", "{page:#}");
+    assert_eq!(q["deps"], "starts after cache and migrate", "{page:#}");
+    assert!(
+        q["empty"]
+            .as_str()
+            .unwrap()
+            .contains("starts once migrate is healthy"),
+        "{page:#}"
+    );
+    assert_eq!(page["migrate"]["internal"], "internal", "{page:#}");
+    let listeners = page["listeners"].as_array().unwrap();
+    assert_eq!(listeners.len(), 2, "{page:#}");
+    assert!(
+        listeners.iter().any(|l| l[0] == "cache"
+            && l[1] == cache.to_string()
+            && l[2].as_str().unwrap().contains("3 conns")),
+        "{page:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_shows_tcp_tiers_connections_volumes_and_start_order() {
+    require_redis();
+    let (cache, queue) = (listen_addr(), listen_addr());
+    let shoal = Shoal::start("dashboard-tcp", &redis_tiers(cache, queue)).await;
+    shoal
+        .wait_healthy("cache", 2, Duration::from_secs(30))
+        .await;
+    let held = HeldConnections::open(cache, 3).await;
+
+    let mut browser = Browser::launch(1400, 1000);
+    browser.open(&format!("http://{}/", shoal.admin));
+    let limit = Duration::from_secs(60);
+    let shown = format!(
+        r#"(() => {{
+  const p = JSON.parse({TIERS});
+  return !!p.cache && p.cache.open === "3" && p.cache.rows.length === 2
+    && p.cache.rows.reduce((n, r) => n + Number(r.conns), 0) === 3
+    && !!p.queue && p.queue.waiting !== null && p.cache.bytes !== "—";
+}})()"#
+    );
+    browser
+        .wait_until(
+            "3 open connections and a waiting queue",
+            &shown,
+            TIERS,
+            limit,
+        )
+        .await;
+    assert_tiers_shown(&tiers_page(&mut browser), cache);
+    // A few seconds of pings on the charts, then the picture.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    browser.screenshot(&target_dir().join("dashboard-tcp.png"));
+
+    // The dependency turns healthy: queue starts, and the badge goes.
+    std::fs::write(shoal.dir.join("migrated"), "").unwrap();
+    shoal
+        .wait_healthy("queue", 1, Duration::from_secs(30))
+        .await;
+    let started = format!(
+        r#"(() => {{
+  const q = JSON.parse({TIERS}).queue;
+  return q.waiting === null && q.rows.length === 1 && q.rows[0].state === "healthy"
+    && q.deps === "starts after cache and migrate" && q.empty === null;
+}})()"#
+    );
+    browser
+        .wait_until("queue started after migrate", &started, TIERS, limit)
+        .await;
+    // Closing the held connections: the count follows.
+    drop(held);
+    browser
+        .wait_until(
+            "no open connections",
+            &format!(r#"JSON.parse({TIERS}).cache.open === "0""#),
+            TIERS,
+            limit,
+        )
+        .await;
+    let errors = browser.errors(&[]);
+    assert!(errors.is_empty(), "the page logged errors: {errors:#?}");
 }

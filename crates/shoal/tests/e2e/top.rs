@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::dashboard::{listen_addr, redis_tiers, HeldConnections};
+use super::resp::require_redis;
 use super::support::{shoal_bin, taskboard_service, text, Shoal};
 
 /// A tmux server of its own (`-L`), so tests never see each other's or the user's sessions;
@@ -67,6 +69,13 @@ impl Tmux {
     fn screen(&self) -> String {
         let out = self.run(&["capture-pane", "-p", "-t", &self.session]);
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Makes the window `width`×`height`, as a user resizing their terminal.
+    fn resize(&self, width: u16, height: u16) {
+        let (w, h) = (width.to_string(), height.to_string());
+        let out = self.run(&["resize-window", "-t", &self.session, "-x", &w, "-y", &h]);
+        assert!(out.status.success(), "tmux resize-window: {}", text(&out));
     }
 
     /// Types one key (tmux key names: `q`, `+`, `Tab`, `Escape`).
@@ -252,4 +261,129 @@ async fn top_shows_instances_scales_follows_logs_and_survives_shoal_going_away()
         !screen.contains("web instances"),
         "terminal not restored:\n{screen}"
     );
+}
+
+/// The text under `heading` in the first line that contains `row` (a column read as a person
+/// reads it: by where its heading is), trimmed.
+fn cell(screen: &str, heading: &str, row: &str) -> Option<String> {
+    let lines: Vec<Vec<char>> = screen.lines().map(|l| l.chars().collect()).collect();
+    let text = |l: &Vec<char>| l.iter().collect::<String>();
+    let at = lines
+        .iter()
+        .position(|l| text(l).contains(&format!(" {heading} ")))?;
+    let head = text(&lines[at]);
+    let col = head[..head.find(&format!(" {heading} "))?].chars().count() + 1;
+    let line = lines[at..].iter().find(|l| text(l).contains(row))?;
+    let rest: String = line.get(col..)?.iter().collect();
+    rest.split_whitespace().next().map(str::to_string)
+}
+
+/// cache is selected (the first service): its instances' connections add up to the
+/// listener's, and its details name the listener, its tags and the selected instance's volume.
+fn assert_cache_shown(screen: &str, cache: std::net::SocketAddr) {
+    let conns: u32 = ["cache-1", "cache-2"]
+        .iter()
+        .map(|id| {
+            let n = cell(screen, "CONNS", &format!(" {id} ")).unwrap_or_default();
+            n.parse::<u32>()
+                .unwrap_or_else(|_| panic!("CONNS of {id}: {n:?}\n{screen}"))
+        })
+        .sum();
+    assert_eq!(conns, 3, "{screen}");
+    for want in [
+        format!("tcp {cache} · 3/1024 open"),
+        "tags primary, cache".to_string(),
+        "volume cache-1 ".to_string(),
+        "connections cache-1".to_string(),
+    ] {
+        assert!(screen.contains(&want), "missing {want:?}:\n{screen}");
+    }
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("volume cache-1") && l.contains("volumes/cache/cache-1")),
+        "{screen}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn top_shows_tcp_listeners_connections_volumes_and_start_order() {
+    require_redis();
+    let (cache, queue) = (listen_addr(), listen_addr());
+    let shoal = Shoal::start("top-tcp", &redis_tiers(cache, queue)).await;
+    shoal
+        .wait_healthy("cache", 2, Duration::from_secs(30))
+        .await;
+    let held = HeldConnections::open(cache, 3).await;
+
+    let bin = shoal_bin();
+    let spec = shoal.spec.clone();
+    let tmux = Tmux::start(
+        "top-tcp",
+        160,
+        45,
+        &[bin.to_str().unwrap(), "top", "-f", spec.to_str().unwrap()],
+    );
+    let listener = format!(":{} 3 conns", cache.port());
+    let screen = tmux
+        .wait_screen(
+            "the listener with 3 connections",
+            Duration::from_secs(20),
+            |s| {
+                s.contains(&listener)
+                    && s.contains("waiting for migrate")
+                    && s.contains("conn/s")
+                    && !s.contains("- conn/s")
+            },
+        )
+        .await;
+    println!("--- shoal top with TCP tiers, 160x45 ---\n{screen}");
+    assert_cache_shown(&screen, cache);
+
+    // queue (two rows down) waits for migrate, and says so where its details are.
+    tmux.key("Down");
+    tmux.key("Down");
+    let screen = tmux
+        .wait_screen("queue's start order", Duration::from_secs(10), |s| {
+            s.contains("queue instances (0)")
+                && s.contains("WAITING FOR migrate · starts after cache, migrate")
+        })
+        .await;
+    println!("--- queue selected ---\n{screen}");
+
+    // migrate turns healthy: queue starts and stops waiting.
+    std::fs::write(shoal.dir.join("migrated"), "").unwrap();
+    let screen = tmux
+        .wait_screen("queue started", Duration::from_secs(30), |s| {
+            s.contains("queue instances (1)")
+                && !s.contains("WAITING FOR")
+                && !s.contains("waiting for migrate")
+                && s.contains(" starts after cache, migrate")
+        })
+        .await;
+    println!("--- queue started ---\n{screen}");
+
+    // A narrower terminal: the least needed columns go, the listener and connections stay.
+    tmux.key("Up");
+    tmux.key("Up");
+    tmux.resize(90, 40);
+    let screen = tmux
+        .wait_screen("the narrow layout", Duration::from_secs(10), |s| {
+            s.contains(&listener) && s.contains("CONNS") && !s.contains("MIN..MAX")
+        })
+        .await;
+    println!("--- 90x40 ---\n{screen}");
+    assert!(screen.lines().all(|l| l.chars().count() <= 90), "{screen}");
+    assert!(
+        screen.contains("NOTE") && screen.contains("cache-2"),
+        "{screen}"
+    );
+
+    // Closing the connections: the count follows.
+    drop(held);
+    tmux.wait_screen("no connections", Duration::from_secs(10), |s| {
+        s.contains(&format!(":{} 0 conns", cache.port()))
+    })
+    .await;
+    tmux.key("q");
 }
