@@ -115,6 +115,8 @@ pub(crate) struct ServiceRecord {
     /// The gateway's counters for its TCP listener (kept across listener changes, so they only
     /// grow).
     pub(crate) tcp_stats: Arc<shoal_gateway::TcpStats>,
+    /// The TCP counters at the last trend sample, for per-second rates.
+    pub(crate) last_tcp: Option<(Instant, shoal_gateway::TcpStatsSnapshot)>,
     /// Autoscaler decisions that raised the desired count (`/metrics`).
     pub(crate) scale_ups: u64,
     /// …and that lowered it.
@@ -459,6 +461,7 @@ impl Registry {
                 tier: Tier::of(spec),
                 waiting_for: Vec::new(),
                 tcp_stats,
+                last_tcp: None,
                 scale_ups: 0,
                 scale_downs: 0,
             },
@@ -674,6 +677,18 @@ impl Registry {
                 healthy: count(|r| r.state == InstanceState::Healthy),
                 total: count(|r| r.state != InstanceState::Stopped),
                 desired: s.desired,
+                tcp: s.tier.tcp.map(|_| {
+                    let now = (Instant::now(), s.tcp_stats.snapshot());
+                    let before = s.last_tcp.take();
+                    let sample = crate::trend::TcpSample::between(
+                        &now.1,
+                        before
+                            .as_ref()
+                            .map(|(at, b)| (b, now.0.duration_since(*at).as_secs_f64())),
+                    );
+                    s.last_tcp = Some(now);
+                    sample
+                }),
             };
             s.trend.push(sample);
         }

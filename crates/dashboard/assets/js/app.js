@@ -78,8 +78,8 @@ function record(status, now) {
   for (const name of state.tcp.keys()) if (!names.has(name)) state.tcp.delete(name);
 }
 
-/** Takes a new reading of a service's TCP counters; returns what its charts plot. Server-side
- * history has no TCP samples, so these charts fill from when the tab opened. */
+/** Takes a new reading of a service's TCP counters; returns what its charts plot (the same keys
+ * as shoal's own samples in /v1/history, which fill these charts for a tab opened now). */
 function recordTcp(svc, now) {
   if (!svc.tcp) {
     state.tcp.delete(svc.name);
