@@ -204,27 +204,23 @@ impl Controller {
         Ok(revision)
     }
 
-    /// Closes a service's TCP listener and opens its new one (if any) with the same counters.
+    /// Moves a service's TCP listener to its new settings with the same counters: a new address
+    /// is bound before the old listener closes, the same address keeps its socket, and no
+    /// `tcp` any more closes it.
     fn move_tcp(&self, new: &shoal_spec::ServiceSpec) {
         let name = &new.name;
-        let gateway = self.registry().gateway();
-        gateway.close_tcp(name);
+        let Some(tcp) = new.tcp else {
+            self.registry().gateway().close_tcp(name);
+            return;
+        };
         let Some(stats) = self.registry().tcp_stats(name) else {
             return;
         };
-        match self.open_tcp(new, &stats) {
-            Ok(()) => {
-                if let Some(tcp) = new.tcp {
-                    self.registry().event(
-                        name,
-                        None,
-                        "tcp",
-                        format!("{name}: TCP listener on {}", tcp.listen),
-                    );
-                }
-            }
-            Err(e) => self.registry().event(name, None, "tcp", e.to_string()),
-        }
+        let message = match self.open_tcp(new, &stats) {
+            Ok(()) => format!("{name}: TCP listener on {}", tcp.listen),
+            Err(e) => format!("{e}; the previous listener is kept"),
+        };
+        self.registry().event(name, None, "tcp", message);
     }
 
     /// Drains and stops a service removed from the spec, then forgets it.
@@ -269,6 +265,17 @@ fn check_new_listeners(running: &Spec, next: &Spec) -> Result<(), ApplyRefused> 
         let current = running.services.get(&svc.name).and_then(|s| s.tcp);
         if current.is_some_and(|c| c.listen == tcp.listen) {
             continue;
+        }
+        // Another running service's listener holds it: it is released only when that change
+        // is applied, which this apply would do after binding.
+        let holder = running.services.values().find(|other| {
+            other.name != svc.name && other.tcp.is_some_and(|t| t.listen == tcp.listen)
+        });
+        if let Some(holder) = holder {
+            return Err(ApplyRefused::PortTaken(format!(
+                "services.{}.tcp: {} is services.{}.tcp's listener now; apply the change that frees it first, then this one",
+                svc.name, tcp.listen, holder.name
+            )));
         }
         if let Err(e) = std::net::TcpListener::bind(tcp.listen) {
             return Err(ApplyRefused::PortTaken(format!(

@@ -36,7 +36,7 @@ pub use health::{fmt_duration, probe, Probe};
 pub use persist::SavedState;
 pub use registry::{
     CatalogInstance, CatalogService, InstanceState, InstanceStatus, Registry, RolloutOutcome,
-    RolloutStatus, ServiceStatus, StatusReport, Traffic,
+    RolloutStatus, ServiceStatus, StatusReport, TcpStatus, Traffic,
 };
 pub use revisions::{RevisionRecord, RevisionStatus, ServiceHistory};
 pub use shoal_rollout::Promote;
@@ -203,8 +203,9 @@ impl Controller {
         Ok(controller)
     }
 
-    /// Opens (or moves) the gateway's TCP listener of a service with `tcp`; its counters carry
-    /// over. A port just released by the service's previous listener is retried briefly.
+    /// Opens, moves or re-sets the gateway's TCP listener of a service with `tcp`; its counters
+    /// carry over. A listener already on the same address keeps its socket and only takes the
+    /// new settings; one on another address is replaced once the new one is bound.
     pub(crate) fn open_tcp(
         &self,
         svc: &ServiceSpec,
@@ -213,37 +214,32 @@ impl Controller {
         let Some(tcp) = svc.tcp else {
             return Ok(());
         };
+        let connect_timeout = self
+            .spec
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .gateway
+            .connect_timeout;
         let settings = shoal_gateway::TcpSettings {
-            connect_timeout: self
-                .spec
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .gateway
-                .connect_timeout,
+            connect_timeout,
             idle_timeout: tcp.idle_timeout,
             max_connections: tcp.max_connections as usize,
             drain_quiet: tcp.drain_quiet,
         };
-        let gateway = self.ctx.registry.gateway();
-        let mut attempt = 0;
-        loop {
-            match gateway.listen_tcp(&svc.name, tcp.listen, settings, Arc::clone(stats)) {
-                Ok(_) => return Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && attempt < 20 => {
-                    attempt += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(25));
-                }
-                Err(e) => {
-                    return Err(std::io::Error::new(
-                        e.kind(),
-                        format!(
-                            "cannot listen on {} (services.{}.tcp): {e}",
-                            tcp.listen, svc.name
-                        ),
-                    ))
-                }
-            }
-        }
+        self.ctx
+            .registry
+            .gateway()
+            .listen_tcp(&svc.name, tcp.listen, settings, Arc::clone(stats))
+            .map(|_| ())
+            .map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "cannot listen on {} (services.{}.tcp): {e}",
+                        tcp.listen, svc.name
+                    ),
+                )
+            })
     }
 
     /// Starts the loops of one service. `desired` overrides the count (else the saved one or the

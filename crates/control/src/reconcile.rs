@@ -238,10 +238,12 @@ impl ServiceLoop {
         let registry = &self.ctx.registry;
         // A dependency the registry does not know yet is still starting up (services are
         // registered one by one); the spec guarantees every name is a service of the same spec.
+        // One scaled to zero (by hand or by its autoscaler) holds nothing back: it starts when
+        // traffic reaches it.
         let waiting: Vec<&str> = spec
             .depends_on
             .iter()
-            .filter(|d| registry.healthy_count(d).is_none_or(|n| n == 0))
+            .filter(|d| !registry.dependency_met(d))
             .map(String::as_str)
             .collect();
         let name = &spec.name;

@@ -6,15 +6,21 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use shoal_gateway::{
-    Backends, ColdStart, Endpoint, Gateway, ResponseCounts, Route, RoutingTable, ServiceStats,
-    Split, TcpRoute,
-};
+use shoal_gateway::{ColdStart, Endpoint, Gateway, ResponseCounts, ServiceStats};
 use shoal_spec::{RouteSpec, ServiceSpec};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::events::{Event, EventLog};
+
+mod catalog;
+mod publish;
+mod status;
+
+pub use catalog::{CatalogInstance, CatalogService};
+pub use status::{
+    InstanceStatus, RolloutOutcome, RolloutStatus, ServiceStatus, StatusReport, TcpStatus, Traffic,
+};
 
 /// Lifecycle of an instance, as shown by `status` (the contract's five states).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -123,36 +129,6 @@ pub(crate) struct ServiceRecord {
     pub(crate) scale_downs: u64,
 }
 
-/// One service as the catalog (`/v1/catalog/...`, `/v1/health/...`) shows it.
-#[derive(Debug, Clone)]
-pub struct CatalogService {
-    /// Service name.
-    pub name: String,
-    /// `tags` from the spec.
-    pub tags: Vec<String>,
-    /// `meta` from the spec.
-    pub meta: BTreeMap<String, String>,
-    /// The gateway's TCP listener for it, as clients reach it.
-    pub tcp: Option<std::net::SocketAddr>,
-    /// Its running instances (those with a port), by slot.
-    pub instances: Vec<CatalogInstance>,
-}
-
-/// One running instance in [`CatalogService`].
-#[derive(Debug, Clone)]
-pub struct CatalogInstance {
-    /// `<service>-<n>`.
-    pub id: String,
-    /// Where it listens (loopback).
-    pub port: u16,
-    /// Lifecycle state.
-    pub state: InstanceState,
-    /// The revision it runs.
-    pub revision: u64,
-    /// Why it is not healthy, or that it is, in words (Consul's check `Output`).
-    pub output: String,
-}
-
 /// What a service is as one tier of the application (from its spec), for status, the catalog
 /// and the gateway's TCP routes.
 #[derive(Clone, Default)]
@@ -196,57 +172,6 @@ pub(crate) struct SplitRoute {
     pub(crate) pin_header: http::HeaderName,
 }
 
-/// A rollout in progress, for `status` and `apply`'s progress.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RolloutStatus {
-    /// The revision being rolled out.
-    pub revision: u64,
-    /// The revision it replaces.
-    pub from: u64,
-    /// `rolling` or `canary`.
-    pub strategy: &'static str,
-    /// `rolling`, `canary`, `reverting`, `failed` (halted: `auto_revert` is off).
-    pub phase: &'static str,
-    /// Instances of the new revision healthy for `min_healthy_time`.
-    pub updated: u32,
-    /// Instances of the new revision.
-    pub new: u32,
-    /// Instances of the new revision that are healthy now.
-    pub healthy: u32,
-    /// Instances of other revisions.
-    pub old: u32,
-    /// Instances wanted.
-    pub desired: u32,
-    /// Canary: percent of requests sent to the new revision.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub canary_weight: Option<u32>,
-    /// Canary: current step, 1-based, and how many there are.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub step: Option<(usize, usize)>,
-    /// Canary: failed checks so far, and the limit.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failures: Option<(u32, u32)>,
-    /// Canary: the latest analysis results, newest last.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub checks: Vec<shoal_rollout::Check>,
-    /// What it is waiting for, or why it failed.
-    pub message: String,
-}
-
-/// How a rollout ended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RolloutOutcome {
-    /// The revision that was rolled out.
-    pub revision: u64,
-    /// `complete`, `reverted` (failed, back on the previous revision), `rolled_back` (by
-    /// request), `failed` (halted).
-    pub result: &'static str,
-    /// Why, in words.
-    pub message: String,
-    /// When (RFC 3339).
-    pub at: String,
-}
-
 /// Registry facts about one slot, for the rollout policy.
 #[derive(Debug, Clone)]
 pub(crate) struct SlotFacts {
@@ -256,23 +181,6 @@ pub(crate) struct SlotFacts {
     pub(crate) serving: bool,
     pub(crate) restarts: u32,
     pub(crate) last_exit: Option<String>,
-}
-
-/// A service's traffic through the gateway over the last second.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct Traffic {
-    /// Requests per second.
-    pub rps: f64,
-    /// Average requests in flight.
-    pub inflight: f64,
-    /// Latency quantiles of the responses (time to headers), ms; absent without responses.
-    pub p50_ms: Option<f64>,
-    /// 95th percentile, ms.
-    pub p95_ms: Option<f64>,
-    /// 99th percentile, ms.
-    pub p99_ms: Option<f64>,
-    /// Share of responses that were 5xx (gateway errors included); absent without responses.
-    pub error_rate: Option<f64>,
 }
 
 struct Inner {
@@ -287,123 +195,6 @@ pub struct Registry {
     gateway: Arc<Gateway>,
     /// Bumped on every event, so followers (`events -f`, `up`'s console) can wait for news.
     changed: watch::Sender<u64>,
-}
-
-/// `status -o json`, as the contract states it (with a few additions).
-#[derive(Debug, Clone, Serialize)]
-pub struct StatusReport {
-    /// Every service, in name order.
-    pub services: Vec<ServiceStatus>,
-}
-
-/// One service in [`StatusReport`].
-#[derive(Debug, Clone, Serialize)]
-pub struct ServiceStatus {
-    /// Service name.
-    pub name: String,
-    /// Instances wanted now.
-    pub desired: u32,
-    /// Lower bound for `scale`.
-    pub min: u32,
-    /// Upper bound for `scale`.
-    pub max: u32,
-    /// `host` + path prefix, if routed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub route: Option<String>,
-    /// True when no instance is healthy and the gateway routes to unhealthy ones anyway.
-    pub fail_open: bool,
-    /// Traffic through the gateway over the last second.
-    pub traffic: Traffic,
-    /// Whether an autoscaler sets `desired`.
-    pub autoscaled: bool,
-    /// The revision the service runs (during a rollout: the one being replaced).
-    pub revision: u64,
-    /// The rollout in progress.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rollout: Option<RolloutStatus>,
-    /// How the last rollout ended.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_rollout: Option<RolloutOutcome>,
-    /// The last few rollout outcomes, newest last.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub recent_rollouts: Vec<RolloutOutcome>,
-    /// Its TCP listener and the connections through it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tcp: Option<TcpStatus>,
-    /// Stateful: the directory holding each identity's volume.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub volumes: Option<String>,
-    /// The services it starts after (and stops before).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub depends_on: Vec<String>,
-    /// Of those, the ones it still waits for before its first instance starts.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub waiting_for: Vec<String>,
-    /// Catalog tags.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<String>,
-    /// Instances by slot.
-    pub instances: Vec<InstanceStatus>,
-}
-
-/// A service's TCP listener in [`ServiceStatus`].
-#[derive(Debug, Clone, Serialize)]
-pub struct TcpStatus {
-    /// Where clients connect.
-    pub listen: String,
-    /// Connections open now.
-    pub open: usize,
-    /// Most connections allowed at once.
-    pub max_connections: u32,
-    /// Connections taken in since shoal started.
-    pub accepted: u64,
-    /// Connections refused at the cap.
-    pub refused: u64,
-    /// Connections closed unserved: no instance could take them.
-    pub no_instance: u64,
-    /// Bytes from clients to instances.
-    pub bytes_in: u64,
-    /// Bytes from instances to clients.
-    pub bytes_out: u64,
-}
-
-/// One instance in [`ServiceStatus`].
-#[derive(Debug, Clone, Serialize)]
-pub struct InstanceStatus {
-    /// `<service>-<n>`.
-    pub id: String,
-    /// Lifecycle state.
-    pub state: InstanceState,
-    /// Loopback port, while running.
-    pub port: Option<u16>,
-    /// The program's pid, while running.
-    pub pid: Option<u32>,
-    /// Revision it runs.
-    pub revision: u64,
-    /// Restarts after crashes or failed health.
-    pub restarts: u32,
-    /// Seconds since its process started.
-    pub uptime_secs: Option<u64>,
-    /// Requests in flight through the gateway.
-    pub inflight: usize,
-    /// Requests sent through the gateway since it became routable.
-    pub requests: u64,
-    /// CPU utilisation over the last second, percent of its `resources.cpu`.
-    pub cpu_percent: Option<f64>,
-    /// Memory in use, bytes.
-    pub memory_bytes: Option<u64>,
-    /// The gateway's latency estimate for it (EWMA of time to response headers), in ms.
-    pub latency_ms: Option<f64>,
-    /// Passively ejected after a refused connection, until its next passing check.
-    pub ejected: bool,
-    /// TCP connections open to it through the gateway's listener.
-    pub connections: usize,
-    /// Stateful: its persistent directory.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub volume: Option<String>,
-    /// How its last process ended, if it has ended before.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_exit: Option<String>,
 }
 
 impl Registry {
@@ -492,13 +283,15 @@ impl Registry {
             .map(|s| Arc::clone(&s.tcp_stats))
     }
 
-    /// Healthy instances of a service now; `None` for a service that is not run.
-    pub(crate) fn healthy_count(&self, service: &str) -> Option<usize> {
-        self.lock().services.get(service).map(|s| {
-            s.instances
-                .values()
-                .filter(|r| r.state == InstanceState::Healthy)
-                .count()
+    /// Whether a service that others `depends_on` lets them start: it has a healthy instance,
+    /// or it is scaled to zero. A service the registry does not know yet is still being set up
+    /// (services register one by one), so it is waited for.
+    pub(crate) fn dependency_met(&self, service: &str) -> bool {
+        self.lock().services.get(service).is_some_and(|s| {
+            s.desired == 0
+                || s.instances
+                    .values()
+                    .any(|r| r.state == InstanceState::Healthy)
         })
     }
 
@@ -785,187 +578,6 @@ impl Registry {
             svc.desired = desired;
         }
     }
-
-    /// Every service with its running instances, for the Consul-shaped catalog, and the event
-    /// sequence number it reflects (Consul's `X-Consul-Index`: it moves on every change).
-    pub fn catalog(&self) -> (Vec<CatalogService>, u64) {
-        let index = *self.changed.borrow();
-        let inner = self.lock();
-        let services = inner
-            .services
-            .iter()
-            .map(|(name, svc)| CatalogService {
-                name: name.clone(),
-                tags: svc.tier.tags.clone(),
-                meta: svc.tier.meta.clone(),
-                tcp: svc.tier.tcp.map(|t| t.connect_address()),
-                instances: svc
-                    .instances
-                    .values()
-                    .filter_map(|r| {
-                        Some(CatalogInstance {
-                            id: r.id.clone(),
-                            port: r.port.filter(|_| r.state != InstanceState::Stopped)?,
-                            state: r.state,
-                            revision: r.revision,
-                            output: match r.state {
-                                InstanceState::Healthy => "healthy: passing its checks".into(),
-                                InstanceState::Starting => {
-                                    "starting: not yet passing its checks".into()
-                                }
-                                InstanceState::Draining => "draining: leaving".into(),
-                                InstanceState::Unhealthy => r
-                                    .health_output
-                                    .clone()
-                                    .unwrap_or_else(|| "unhealthy".into()),
-                                InstanceState::Stopped => "stopped".into(),
-                            },
-                        })
-                    })
-                    .collect(),
-            })
-            .collect();
-        (services, index)
-    }
-
-    /// A snapshot for `status`.
-    pub fn status(&self) -> StatusReport {
-        let now = Instant::now();
-        let inner = self.lock();
-        StatusReport {
-            services: inner
-                .services
-                .iter()
-                .map(|(name, svc)| ServiceStatus {
-                    name: name.clone(),
-                    desired: svc.desired,
-                    min: svc.min,
-                    max: svc.max,
-                    route: svc.route.as_ref().map(|r| match &r.host {
-                        Some(h) => format!("{h}{}", r.path_prefix),
-                        None => r.path_prefix.clone(),
-                    }),
-                    fail_open: svc.fail_open,
-                    traffic: svc.traffic,
-                    autoscaled: svc.autoscaled,
-                    revision: svc.revision,
-                    rollout: svc.rollout.clone(),
-                    last_rollout: svc.last_rollout.clone(),
-                    recent_rollouts: svc.recent_rollouts.iter().cloned().collect(),
-                    tcp: svc.tier.tcp.map(|t| tcp_status(&t, &svc.tcp_stats)),
-                    volumes: svc.tier.volumes.as_ref().map(|v| v.display().to_string()),
-                    depends_on: svc.tier.depends_on.clone(),
-                    waiting_for: svc.waiting_for.clone(),
-                    tags: svc.tier.tags.clone(),
-                    instances: svc
-                        .instances
-                        .values()
-                        .map(|r| InstanceStatus {
-                            id: r.id.clone(),
-                            state: r.state,
-                            port: r.port,
-                            pid: r.pid,
-                            revision: r.revision,
-                            restarts: r.restarts,
-                            uptime_secs: r.started_at.map(|t| now.duration_since(t).as_secs()),
-                            inflight: r.endpoint.as_ref().map_or(0, |e| e.outstanding()),
-                            requests: r.endpoint.as_ref().map_or(0, |e| e.requests_total()),
-                            cpu_percent: r.cpu_percent.map(|c| (c * 10.0).round() / 10.0),
-                            memory_bytes: r.memory_bytes,
-                            latency_ms: r
-                                .endpoint
-                                .as_ref()
-                                .and_then(|e| e.latency_estimate())
-                                .map(|d| (d.as_secs_f64() * 1e5).round() / 100.0),
-                            ejected: r.endpoint.as_ref().is_some_and(|e| e.is_ejected()),
-                            connections: r.endpoint.as_ref().map_or(0, |e| e.open_connections()),
-                            volume: svc
-                                .tier
-                                .volumes
-                                .as_ref()
-                                .map(|v| v.join(&r.id).display().to_string()),
-                            last_exit: r.last_exit.clone(),
-                        })
-                        .collect(),
-                })
-                .collect(),
-        }
-    }
-
-    /// Rebuilds the routing table from the registry and swaps it into the gateway. Services with
-    /// no healthy instance fail open to their unhealthy ones (and an event says so).
-    fn publish(&self) {
-        let mut fail_open_changes = Vec::new();
-        let routes = {
-            let mut inner = self.lock();
-            let mut routes = Vec::new();
-            let mut tcp_routes = Vec::new();
-            for (name, svc) in inner.services.iter_mut() {
-                if svc.tier.tcp.is_some() {
-                    tcp_routes.push(tcp_route(name, svc));
-                }
-                let Some(route) = &svc.route else { continue };
-                let (endpoints, fail_open) = routable(svc);
-                if fail_open != svc.fail_open {
-                    svc.fail_open = fail_open;
-                    fail_open_changes.push((name.clone(), fail_open));
-                }
-                let (endpoints, split) = match &svc.split {
-                    None => (endpoints, None),
-                    Some(sp) => {
-                        let is_canary = |e: &Arc<Endpoint>| {
-                            svc.instances.values().any(|r| {
-                                r.revision == sp.canary_revision
-                                    && r.endpoint.as_ref().is_some_and(|x| Arc::ptr_eq(x, e))
-                            })
-                        };
-                        let (canary, stable): (Vec<_>, Vec<_>) =
-                            endpoints.into_iter().partition(is_canary);
-                        let split = Split {
-                            canary: Arc::new(Backends::new(canary, fail_open)),
-                            canary_weight: f64::from(sp.weight) / 100.0,
-                            canary_stats: Arc::clone(&sp.canary_stats),
-                            stable_stats: Arc::clone(&sp.stable_stats),
-                            pin_header: sp.pin_header.clone(),
-                            canary_revision: sp.canary_revision,
-                            stable_revision: sp.stable_revision,
-                        };
-                        (stable, Some(Arc::new(split)))
-                    }
-                };
-                routes.push(Route {
-                    host: route.host.clone(),
-                    prefix: route.path_prefix.clone(),
-                    service: Arc::from(name.as_str()),
-                    backends: Arc::new(Backends::new(endpoints, fail_open)),
-                    stats: Arc::clone(&svc.stats),
-                    cold_start: svc.cold_start,
-                    split,
-                });
-            }
-            (routes, tcp_routes)
-        };
-        let (routes, tcp_routes) = routes;
-        self.gateway
-            .publish(RoutingTable::with_tcp(routes, tcp_routes));
-        for (service, open) in fail_open_changes {
-            if open {
-                self.event(
-                    &service,
-                    None,
-                    "fail_open",
-                    format!("no healthy instance of {service}: failing open, routing to unhealthy instances"),
-                );
-            } else {
-                self.event(
-                    &service,
-                    None,
-                    "recovered",
-                    format!("{service} has healthy instances again; no longer failing open"),
-                );
-            }
-        }
-    }
 }
 
 /// Drops the response counts of the oldest revisions that no instance runs any more, beyond
@@ -982,50 +594,6 @@ fn forget_idle_revisions(svc: &mut ServiceRecord) {
         .take(idle.len().saturating_sub(IDLE_REVISION_COUNTS_KEPT))
     {
         svc.responses.remove(rev);
-    }
-}
-
-/// The endpoints a service's traffic goes to: its healthy instances, or, with none, the unhealthy
-/// ones that still run (failing open, like an ALB); and whether it is failing open.
-fn routable(svc: &ServiceRecord) -> (Vec<Arc<Endpoint>>, bool) {
-    let with_state = |state: InstanceState| -> Vec<Arc<Endpoint>> {
-        svc.instances
-            .values()
-            .filter(|r| r.state == state)
-            .filter_map(|r| r.endpoint.clone())
-            .collect()
-    };
-    let healthy = with_state(InstanceState::Healthy);
-    if healthy.is_empty() {
-        let unhealthy = with_state(InstanceState::Unhealthy);
-        let open = !unhealthy.is_empty();
-        (unhealthy, open)
-    } else {
-        (healthy, false)
-    }
-}
-
-/// A TCP service's connections go to its healthy instances; with none, to the unhealthy ones
-/// that still run (failing open, as its HTTP route does).
-fn tcp_route(name: &str, svc: &ServiceRecord) -> TcpRoute {
-    let (endpoints, fail_open) = routable(svc);
-    TcpRoute {
-        service: Arc::from(name),
-        backends: Arc::new(Backends::new(endpoints, fail_open)),
-    }
-}
-
-fn tcp_status(spec: &shoal_spec::TcpSpec, stats: &shoal_gateway::TcpStats) -> TcpStatus {
-    let s = stats.snapshot();
-    TcpStatus {
-        listen: spec.connect_address().to_string(),
-        open: s.open,
-        max_connections: spec.max_connections,
-        accepted: s.accepted_total,
-        refused: s.refused_total,
-        no_instance: s.no_instance_total,
-        bytes_in: s.bytes_from_clients_total,
-        bytes_out: s.bytes_to_clients_total,
     }
 }
 

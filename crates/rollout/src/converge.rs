@@ -101,8 +101,10 @@ pub fn converge(
     old.sort_by_key(usefulness);
     if deploy.ordered {
         // Identities (stateful): a scale-in removes the highest, whatever their state, so the
-        // ones that stay are always 1..=want (StatefulSet order).
+        // ones that stay are always 1..=want (StatefulSet order); a rollout replaces the highest
+        // first, after any that serve nothing.
         new.sort_by_key(|s| std::cmp::Reverse(s.slot));
+        old.sort_by_key(|s| (s.serving, std::cmp::Reverse(s.slot)));
     }
 
     let mut stop = Vec::new();

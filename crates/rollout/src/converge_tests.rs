@@ -261,3 +261,14 @@ fn a_stateful_rollout_replaces_the_highest_first_and_one_at_a_time() {
     let step = converge(&slots, 2, 3, &d, 110 * S);
     assert_eq!((step.start, step.stop), (1, vec![2]));
 }
+
+#[test]
+fn a_stateful_rollout_replaces_the_highest_serving_identity_even_if_a_lower_one_just_restarted() {
+    // db-1 restarted a moment ago (serving, not settled); db-3 is settled: db-3 goes first.
+    let slots = [
+        slot(1, 1, 0, Some(99)),
+        slot(2, 1, 0, Some(1)),
+        slot(3, 1, 0, Some(1)),
+    ];
+    assert_eq!(converge(&slots, 2, 3, &ordered(), 100 * S).stop, vec![3]);
+}

@@ -28,6 +28,7 @@ mod error;
 mod exit;
 mod launch;
 mod logfile;
+mod nofile;
 mod process;
 mod protocol;
 mod resources;
@@ -41,6 +42,7 @@ pub use launch::{
     LaunchSpec, ShimCommand, DEFAULT_LOG_KEEP, DEFAULT_LOG_MAX_BYTES, SHIM_SUBCOMMAND,
 };
 pub use logfile::{tail_lines, LogFollower, LogLine, LogStream};
+pub use nofile::{raise_nofile_limit, NofileLimit};
 pub use process::RunningProcess;
 pub use resources::{cpu_percent, Resources, Usage};
 pub use shim::shim_main;

@@ -83,6 +83,10 @@ impl RunningProcess {
             .args(&shim.leading_args)
             .args(shim_args.to_args())
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .envs(
+                crate::nofile::instance_limit()
+                    .map(|n| (crate::nofile::INSTANCE_NOFILE_ENV, n.to_string())),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -230,8 +230,15 @@ fn start_program(args: &ShimArgs) -> Result<Child, String> {
     if std::fs::metadata(program).is_ok_and(|meta| meta.is_dir()) {
         return Err(format!("program is a directory: {}", args.program));
     }
+    // The open-file limit shoal started with, not the one it raised for itself.
+    crate::nofile::restore_for_program(
+        std::env::var(crate::nofile::INSTANCE_NOFILE_ENV)
+            .ok()
+            .as_deref(),
+    );
     Command::new(program)
         .args(&args.args)
+        .env_remove(crate::nofile::INSTANCE_NOFILE_ENV)
         .current_dir(workdir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -45,6 +45,16 @@ pub async fn run(file: &Path) -> Result<(), Failure> {
     })?;
     // Cgroups left by a shoal that was killed outright.
     shoal_runtime::cleanup_stale_cgroups();
+    // Each relayed connection takes descriptors: use all the hard limit allows (instances
+    // keep the limit shoal started with).
+    match shoal_runtime::raise_nofile_limit() {
+        Ok(limit) if limit.now < 4096 => tracing::warn!(
+            limit = limit.now,
+            "the open-file limit is low: the gateway may refuse connections before its own caps; raise it (ulimit -n, LimitNOFILE=)"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot read or raise the open-file limit"),
+    }
     let shim = ShimCommand::current_exe()
         .map_err(|e| Failure::op(format!("cannot find shoal's own executable: {e}")))?;
 

@@ -5,6 +5,10 @@ use std::time::Duration;
 
 const NANOS_PER_SEC: u128 = 1_000_000_000;
 
+/// The longest duration a spec may give (10 years): long enough to mean "never", short enough
+/// that adding it to any clock reading cannot overflow.
+pub const MAX_DURATION_SECS: u64 = 10 * 365 * 24 * 3600;
+
 /// Parses a duration such as `"500ms"`, `"2s"`, `"1m"`, `"1h"`, `"1m30s"` or `"0s"`.
 ///
 /// Units are `ms`, `s`, `m` and `h`, from largest to smallest, each at most once; a number may
@@ -63,6 +67,12 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             .checked_add(nanos)
             .ok_or_else(|| format!("\"{s}\" is too long"))?;
         rest = after;
+    }
+    if total > MAX_DURATION_SECS as u128 * NANOS_PER_SEC {
+        return Err(format!(
+            "\"{s}\" is too long: durations are at most {}h (10 years)",
+            MAX_DURATION_SECS / 3600
+        ));
     }
     let secs = u64::try_from(total / NANOS_PER_SEC).map_err(|_| format!("\"{s}\" is too long"))?;
     // The remainder is below one second, so it always fits.
@@ -193,6 +203,7 @@ mod tests {
             ("1m30", "without a unit"),
             ("2d", "unknown unit \"d\""),
             ("99999999999999999999999h", "too long"),
+            ("99999999999999h", "at most 87600h"),
         ];
         for (s, want) in bad {
             let err = parse_duration(s).expect_err(s);

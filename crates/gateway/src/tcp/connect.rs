@@ -43,7 +43,8 @@ pub(super) async fn serve(ctx: &Listener, client: TcpStream, peer: SocketAddr) {
         return;
     };
     let instance = Arc::clone(&guard.endpoint().instance_id);
-    let ended = relay(client, upstream, &guard, &ctx.settings, &ctx.stats).await;
+    let settings = **ctx.settings.load();
+    let ended = relay(client, upstream, &guard, &settings, &ctx.stats).await;
     match ended {
         Ended::Failed(e) => {
             tracing::debug!(service = %ctx.service, %instance, %peer, error = %e, "TCP connection failed")
@@ -60,13 +61,12 @@ async fn connect_any(ctx: &Listener, backends: &Backends) -> Option<(TcpStream, 
     let mut tried: Vec<Arc<Endpoint>> = Vec::new();
     while let Some(guard) = backends.pick_tcp(&tried) {
         let endpoint = Arc::clone(guard.endpoint());
-        match connect(endpoint.addr, ctx.settings.connect_timeout).await {
+        match connect(endpoint.addr, ctx.settings.load().connect_timeout).await {
             // It started draining while we connected: nothing was sent, so go elsewhere.
             Ok(_) if endpoint.is_draining() => {}
             Ok(stream) => return Some((stream, guard)),
             Err(e) => {
                 ctx.stats.on_connect_failure();
-                endpoint.record_failure();
                 if matches!(e, ConnectError::Refused(_) | ConnectError::Timeout(_)) {
                     endpoint.eject();
                     tracing::info!(

@@ -32,15 +32,26 @@ pub(crate) struct TcpListeners {
     runtime: Option<Handle>,
     /// Shared by every listener: the gateway-wide connection cap.
     permits: Arc<Semaphore>,
-    /// The accept loop of each listening service.
-    loops: Mutex<HashMap<Arc<str>, JoinHandle<()>>>,
+    /// The accept loop of each listening service, with what it was asked to listen on.
+    loops: Mutex<HashMap<Arc<str>, Running>>,
+}
+
+/// One service's listener as [`TcpListeners`] keeps it.
+struct Running {
+    /// The address `listen` was given (port 0 stays 0 here).
+    requested: SocketAddr,
+    /// Where it listens.
+    local: SocketAddr,
+    ctx: Arc<Listener>,
+    task: JoinHandle<()>,
 }
 
 /// What one listener's accept loop and its connection tasks share.
 pub(super) struct Listener {
     pub(super) shared: Arc<Shared>,
     pub(super) service: Arc<str>,
-    pub(super) settings: TcpSettings,
+    /// Replaced in place when only the settings change: each new connection reads them once.
+    pub(super) settings: arc_swap::ArcSwap<TcpSettings>,
     pub(super) stats: Arc<TcpStats>,
     permits: Arc<Semaphore>,
     /// Refusals are logged at most once per second for this service.
@@ -60,6 +71,8 @@ impl TcpListeners {
 
     /// Binds `addr` now and starts accepting for `service`; replaces the service's previous
     /// listener, if any, once the new one is bound (a failed bind leaves the old one running).
+    /// When the service already listens on `addr`, only its settings change: the socket stays,
+    /// so no connection waiting in the kernel's queue is lost.
     pub(crate) fn listen(
         &self,
         shared: &Arc<Shared>,
@@ -68,6 +81,11 @@ impl TcpListeners {
         settings: TcpSettings,
         stats: Arc<TcpStats>,
     ) -> std::io::Result<SocketAddr> {
+        if let Some(running) = self.lock().get(service).filter(|r| r.requested == addr) {
+            running.ctx.settings.store(Arc::new(settings));
+            tracing::info!(service, addr = %running.local, "TCP listener settings changed");
+            return Ok(running.local);
+        }
         let runtime = match &self.runtime {
             Some(handle) => handle.clone(),
             None => Handle::try_current().map_err(std::io::Error::other)?,
@@ -78,16 +96,22 @@ impl TcpListeners {
         let ctx = Arc::new(Listener {
             shared: Arc::clone(shared),
             service: Arc::clone(&service),
-            settings,
+            settings: arc_swap::ArcSwap::from_pointee(settings),
             stats,
             permits: Arc::clone(&self.permits),
             refusals: WarnLimiter::default(),
             unserved: WarnLimiter::default(),
         });
         tracing::info!(service = %service, addr = %local, "TCP listener started");
-        let task = runtime.spawn(accept_loop(listener, ctx));
-        if let Some(old) = self.lock().insert(service, task) {
-            old.abort();
+        let task = runtime.spawn(accept_loop(listener, Arc::clone(&ctx)));
+        let running = Running {
+            requested: addr,
+            local,
+            ctx,
+            task,
+        };
+        if let Some(old) = self.lock().insert(service, running) {
+            old.task.abort();
         }
         Ok(local)
     }
@@ -95,21 +119,21 @@ impl TcpListeners {
     /// Stops accepting for `service`; its open connections are left to finish. The port is
     /// released when the runtime drops the aborted accept task, normally at once.
     pub(crate) fn close(&self, service: &str) {
-        if let Some(task) = self.lock().remove(service) {
-            task.abort();
+        if let Some(running) = self.lock().remove(service) {
+            running.task.abort();
             tracing::info!(service, "TCP listener stopped");
         }
     }
 
     /// Stops every accept loop (shutdown).
     pub(crate) fn close_all(&self) {
-        for (service, task) in self.lock().drain() {
-            task.abort();
+        for (service, running) in self.lock().drain() {
+            running.task.abort();
             tracing::info!(service = %service, "TCP listener stopped");
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, JoinHandle<()>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Running>> {
         self.loops.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -153,11 +177,20 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<Listener>) {
 /// Takes a connection in under both caps and spawns its task, or resets it.
 fn admit(ctx: &Arc<Listener>, stream: TcpStream, peer: SocketAddr) {
     let Ok(permit) = Arc::clone(&ctx.permits).try_acquire_owned() else {
-        refuse(ctx, stream, "the gateway-wide TCP connection limit");
+        refuse(
+            ctx,
+            stream,
+            &format!("the gateway-wide TCP connection limit ({MAX_GATEWAY_CONNECTIONS})"),
+        );
         return;
     };
-    let Some(open) = ctx.stats.try_open(ctx.settings.max_connections) else {
-        refuse(ctx, stream, "the service's max_connections");
+    let max = ctx.settings.load().max_connections;
+    let Some(open) = ctx.stats.try_open(max) else {
+        refuse(
+            ctx,
+            stream,
+            &format!("the service's max_connections ({max})"),
+        );
         return;
     };
     let ctx = Arc::clone(ctx);
@@ -176,7 +209,6 @@ fn refuse(ctx: &Listener, stream: TcpStream, limit: &str) {
     if let Some(suppressed) = ctx.refusals.allow(Instant::now()) {
         tracing::warn!(
             service = %ctx.service,
-            max_connections = ctx.settings.max_connections,
             also_refused_since_last_warning = suppressed,
             "TCP connection refused: {limit} is reached",
         );

@@ -189,9 +189,19 @@ async fn every_grafana_panel_has_data(prom: &Prometheus) {
     let mut checked = 0;
     for panel in dash["panels"].as_array().unwrap() {
         for target in panel["targets"].as_array().into_iter().flatten() {
-            let expr = target["expr"].as_str().unwrap().replace("$__rate_interval", "15s");
-            let series = prom.query(&expr).await.unwrap_or_else(|e| panic!("{expr}: {e}"));
-            assert!(!series.is_empty(), "panel {:?}: `{expr}` has no data", panel["title"]);
+            let expr = target["expr"]
+                .as_str()
+                .unwrap()
+                .replace("$__rate_interval", "15s");
+            let series = prom
+                .query(&expr)
+                .await
+                .unwrap_or_else(|e| panic!("{expr}: {e}"));
+            assert!(
+                !series.is_empty(),
+                "panel {:?}: `{expr}` has no data",
+                panel["title"]
+            );
             checked += 1;
         }
     }

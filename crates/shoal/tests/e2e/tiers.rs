@@ -535,6 +535,25 @@ async fn apply_moves_adds_and_removes_tcp_listeners_and_refuses_a_taken_port() {
     }
     assert_eq!(shoal.instances("cache").await[0]["pid"], pid, "no restart");
 
+    // Only the settings change (the same address): the socket and its connections stay.
+    let mut held = Redis::connect(second).await.unwrap();
+    held.cmd(&["PING"]).await.unwrap();
+    let capped = shoal.spec_variant(
+        "capped.toml",
+        &redis_service("cache", 1, 2, second, "").replace(
+            "drain_quiet = \"100ms\" }",
+            "drain_quiet = \"100ms\", max_connections = 1 }",
+        ),
+    );
+    let out = shoal.cli_on(&capped, &["apply"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        held.cmd(&["PING"]).await.unwrap(),
+        Reply::Text("PONG".into())
+    );
+    assert_eq!(ping(second).await, None, "one connection is the new cap");
+    drop(held);
+
     // A service added with a listener gets one; a removed one loses it.
     let third = listen_addr();
     let both = format!(
@@ -558,4 +577,89 @@ async fn apply_moves_adds_and_removes_tcp_listeners_and_refuses_a_taken_port() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(ping(third).await, Some(Reply::Text("PONG".into())));
+}
+
+#[tokio::test]
+async fn a_tcp_service_with_no_healthy_instance_fails_open_and_says_so() {
+    require_redis();
+    let tcp = listen_addr();
+    let shoal = Shoal::start("tcp-fail-open", &redis_service("cache", 1, 1, tcp, "")).await;
+    shoal.wait_healthy("cache", 1, 20 * S).await;
+    // A password makes the PING probe answer -NOAUTH: the only instance turns unhealthy.
+    let mut c = Redis::connect(tcp).await.unwrap();
+    c.cmd(&["CONFIG", "SET", "requirepass", "sesame"])
+        .await
+        .unwrap();
+    shoal
+        .wait_for("cache", "fail open", 20 * S, |s| s["fail_open"] == true)
+        .await;
+    assert!(shoal
+        .events()
+        .await
+        .iter()
+        .any(|e| e["kind"] == "fail_open"));
+    // Clients still reach it (as over HTTP, an unhealthy instance beats none at all).
+    let mut again = Redis::connect(tcp).await.unwrap();
+    assert_eq!(
+        again.cmd(&["AUTH", "sesame"]).await.unwrap(),
+        Reply::Text("OK".into())
+    );
+    again
+        .cmd(&["CONFIG", "SET", "requirepass", ""])
+        .await
+        .unwrap();
+    shoal
+        .wait_for("cache", "recovered", 20 * S, |s| {
+            s["fail_open"] == false && s["instances"][0]["state"] == "healthy"
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn shoal_raises_its_open_file_limit_and_instances_keep_the_one_it_started_with() {
+    let dir = super::support::scratch("nofile");
+    let (gateway, admin) = (listen_addr(), listen_addr());
+    let spec = dir.join("shoal.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "[gateway]\nlisten = \"{gateway}\"\n[admin]\nlisten = \"{admin}\"\ndata_dir = \"data\"\n[services.probe]\ncommand = [\"/bin/sh\", \"-c\", \"ulimit -n > {}/instance-nofile; exec sleep 600\"]\nhealth = {{ exec = [\"/bin/true\"] }}\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let hard = std::fs::read_to_string("/proc/self/limits")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(4).map(str::to_string))
+        .unwrap();
+    let mut child = std::process::Command::new("bash")
+        .args(["-c", "ulimit -Sn 1024 && exec \"$0\" up -f \"$1\""])
+        .arg(super::support::shoal_bin())
+        .arg(&spec)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + 20 * S;
+    while !dir.join("instance-nofile").exists() {
+        assert!(Instant::now() < deadline, "the instance never started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let soft = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3).map(str::to_string))
+        .unwrap();
+    signal(child.id(), "TERM");
+    let _ = child.wait();
+    assert_eq!(soft, hard, "shoal's soft limit is its hard limit");
+    let instance = std::fs::read_to_string(dir.join("instance-nofile")).unwrap();
+    assert_eq!(
+        instance.trim(),
+        "1024",
+        "the instance keeps the limit shoal started with"
+    );
 }

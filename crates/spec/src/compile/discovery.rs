@@ -167,6 +167,8 @@ struct Addresses {
     /// `http://gateway/prefix` for its HTTP route.
     url: Option<String>,
     has_route: bool,
+    /// Its route's `host`: a URL to the gateway's address would not match it.
+    host: Option<String>,
 }
 
 impl Addresses {
@@ -183,6 +185,7 @@ impl Addresses {
             tcp: spec.tcp.map(|t| t.connect_address()),
             has_route: url.is_some(),
             url,
+            host: spec.route.as_ref().and_then(|r| r.host.clone()),
         }
     }
 }
@@ -264,6 +267,15 @@ fn value_of(
         "address" => found.tcp.map(|a| a.to_string()).ok_or_else(no_tcp),
         "host" => found.tcp.map(|a| a.ip().to_string()).ok_or_else(no_tcp),
         "port" => found.tcp.map(|a| a.port().to_string()).ok_or_else(no_tcp),
+        "url" if found.host.is_some() => Err(bad(
+            format!(
+                "service \"{name}\" is routed by host \"{}\", so {placeholder} would not reach it",
+                found.host.as_deref().unwrap_or_default()
+            ),
+            format!(
+                "requests to the gateway's address carry no such Host header: send them to {{service.{name}.address}} over tcp, or give [services.{name}] a path route without host"
+            ),
+        )),
         "url" => found.url.clone().ok_or_else(|| {
             bad(
                 format!("service \"{name}\" has no route, so {placeholder} has no value"),
@@ -296,6 +308,7 @@ mod tests {
                     tcp: Some("127.0.0.1:6380".parse().unwrap()),
                     url: None,
                     has_route: false,
+                    host: None,
                 },
             ),
             (
@@ -304,6 +317,7 @@ mod tests {
                     tcp: None,
                     url: Some("http://127.0.0.1:8080/api".into()),
                     has_route: true,
+                    host: None,
                 },
             ),
         ])

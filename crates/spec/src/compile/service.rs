@@ -147,6 +147,9 @@ pub(crate) fn compile(
     let logs = logs::logs(w, &t);
     let (tcp, tcp_span) = tier::tcp(w, &t);
     connections_need_tcp(w, &t, autoscale.as_ref(), tcp.is_some());
+    if tcp.is_some() {
+        canary_needs_a_route(w, &t, &deploy, route.is_some());
+    }
     if let (Some(span), Some(_), None) = (instances.zero_min.clone(), tcp, &route) {
         w.error(
             Some(span),
@@ -185,6 +188,28 @@ pub(crate) fn compile(
         tcp_span,
         depends_on,
     })
+}
+
+/// A canary splits *requests* by weight and is judged on their answers: a service without an
+/// HTTP route has neither.
+fn canary_needs_a_route(
+    w: &mut Walker<'_>,
+    t: &TableRef<'_>,
+    deploy: &crate::model::DeploySpec,
+    routed: bool,
+) {
+    if routed || !matches!(deploy.strategy, crate::model::Strategy::Canary(_)) {
+        return;
+    }
+    let at = t
+        .get("deploy")
+        .and_then(|e| e.value_span())
+        .or_else(|| t.span());
+    w.error(
+        at,
+        "strategy = \"canary\" needs a route",
+        Some("a canary sends a share of HTTP requests to the new revision and judges their answers; a service reached only over tcp rolls out with strategy = \"rolling\"".into()),
+    );
 }
 
 /// `metric = "connections"` counts connections through the service's TCP listener: without

@@ -327,3 +327,32 @@ fn connections_autoscaling_needs_a_tcp_listener() {
         "cannot scale to zero",
     );
 }
+
+#[test]
+fn what_discovery_could_not_honour_is_refused() {
+    single_error(
+        &format!("{REDIS}tcp = \"127.0.0.1:0\"\n"),
+        3,
+        7,
+        "needs a fixed port",
+    );
+    single_error(
+        &format!("{REDIS}tcp = {{ listen = \"127.0.0.1:0\" }}\n"),
+        3,
+        18,
+        "needs a fixed port",
+    );
+    single_error(
+        &format!("{REDIS}tcp = \"127.0.0.1:6380\"\ndeploy = {{ strategy = \"canary\", steps = [{{ weight = 10 }}] }}\n"),
+        4,
+        10,
+        "strategy = \"canary\" needs a route",
+    );
+    let d = single_error(
+        &format!("{REDIS}route = \"/\"\nhost = \"cache.local\"\n[services.api]\ncommand = [\"/bin/sleep\", \"{{service.redis.url}}\"]\n"),
+        6,
+        27,
+        "routed by host \"cache.local\"",
+    );
+    assert!(d.hint.unwrap().contains("path route without host"));
+}

@@ -27,7 +27,7 @@ pub(crate) fn tcp(w: &mut Walker<'_>, t: &TableRef<'_>) -> (Option<TcpSpec>, Opt
     };
     let span = entry.value_span();
     if entry.item.is_str() {
-        return match w.get(t, "tcp", convert::socket_addr) {
+        return match w.get(t, "tcp", fixed_port_addr) {
             Val::Given(addr, span) => (Some(TcpSpec::on(addr)), span),
             _ => (None, None),
         };
@@ -42,7 +42,7 @@ pub(crate) fn tcp(w: &mut Walker<'_>, t: &TableRef<'_>) -> (Option<TcpSpec>, Opt
         return (None, None);
     }
     let tt = w.section(t, "tcp", TCP_KEYS, TCP_EXAMPLE);
-    let listen = match w.get(&tt, "listen", convert::socket_addr) {
+    let listen = match w.get(&tt, "listen", fixed_port_addr) {
         Val::Given(addr, span) => (addr, span),
         Val::Invalid => return (None, None),
         Val::Missing => {
@@ -79,6 +79,18 @@ pub(crate) fn tcp(w: &mut Walker<'_>, t: &TableRef<'_>) -> (Option<TcpSpec>, Opt
         drain_quiet,
     };
     (Some(spec), listen.1)
+}
+
+/// A listen address with a real port: other services find this one by it (`{service.NAME.port}`),
+/// so "any free port" (0) would leave them nothing to connect to.
+fn fixed_port_addr(item: &Item) -> Result<std::net::SocketAddr, Problem> {
+    let addr = convert::socket_addr(item)?;
+    if addr.port() == 0 {
+        return Err(Problem::new("a tcp listener needs a fixed port, found port 0").hint(
+            "other services reach it at this address: choose a free port, e.g. \"127.0.0.1:6380\"",
+        ));
+    }
+    Ok(addr)
 }
 
 fn positive(w: &mut Walker<'_>, t: &TableRef<'_>, key: &str, default: Duration) -> Duration {
