@@ -186,51 +186,12 @@ for row in "${ROWS[@]}"; do
 done
 
 # --- measure -----------------------------------------------------------------------------------
-CLK_TCK=$(getconf CLK_TCK)
-
-cpu_ticks() { # pids... and their children: utime+stime in clock ticks
-    local total=0 p c t
-    for p in "$@"; do
-        [[ -n $p && -r /proc/$p/stat ]] || continue
-        t=$(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')
-        total=$((total + t))
-        for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do
-            [[ -r /proc/$c/stat ]] || continue
-            t=$(sed 's/.*) //' "/proc/$c/stat" | awk '{print $12 + $13}')
-            total=$((total + t))
-        done
-    done
-    echo "$total"
-}
-
-
-child_ticks() { # CPU of this shell's finished children (wrk...) in clock ticks, into $run/ticks;
-    # the builtin `times` must run in this shell, not in a $(...) subshell
-    times >"$run/times"
-    awk -v hz="$CLK_TCK" 'NR == 2 {
-        t = 0
-        for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] }
-        printf "%d", t * hz }' "$run/times" >"$run/ticks"
-}
-
+# cpu_ticks, child_ticks, other_pct and wait_quiet are in lib.sh.
 to_ms() { # wrk duration (470.12us, 1.23ms, 2.00s, 1.00m) -> milliseconds
     awk -v v="$1" 'BEGIN {
         n = v; sub(/[a-z]+$/, "", n); u = v; sub(/^[0-9.]+/, "", u)
         f = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : (u == "h") ? 3600000 : -1
         if (n == "" || f < 0) print "nan"; else printf "%.3f", n * f }'
-}
-
-
-wait_quiet() { # before a row: wait up to QUIET_WAIT s for other work to use under 10% of the CPUs
-    local waited=0 pct
-    while pct=$(busy_pct) && ((pct >= 10)); do
-        ((waited == 0)) && log "machine busy ($pct% CPU): waiting up to ${QUIET_WAIT}s for it to calm down"
-        waited=$((waited + 1))
-        if ((waited >= QUIET_WAIT)); then
-            log "still busy ($pct% CPU) after ${QUIET_WAIT}s: measuring anyway"
-            return 0
-        fi
-    done
 }
 
 declare -A RPS P50 P99 ERR CPU OTHER TRIES
@@ -257,9 +218,8 @@ measure() { # row: warm-up, then the measured run; sets cpu0/cpu1 and OTHER[row]
     read -r busy1 total1 < <(machine_ticks)
     # Share of the machine's CPU time used by anything other than wrk, this row's proxy and the
     # backend: other work running during the measurement.
-    OTHER[$row]=$(awk -v busy=$((busy1 - busy0)) -v total=$((total1 - total0)) \
-        -v ours=$((ours1 - ours0 + wrk1 - wrk0 + cpu1 - cpu0)) \
-        'BEGIN { o = busy - ours; if (o < 0) o = 0; printf "%.1f", total ? 100 * o / total : 0 }')
+    OTHER[$row]=$(other_pct $((busy1 - busy0)) $((total1 - total0)) \
+        $((ours1 - ours0 + wrk1 - wrk0 + cpu1 - cpu0)))
 }
 
 for row in "${ROWS[@]}"; do
@@ -295,8 +255,6 @@ for row in "${ROWS[@]}"; do
 done
 
 # --- report ------------------------------------------------------------------------------------
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
-
 shoal_threads=${GATEWAY_THREADS:-$(( ($(nproc) + 1) / 2 )) (the default: half the CPUs, at least one)}
 cpu_model=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 mem=$(free -m | awk '/^Mem:/ {printf "%s MiB total, %s MiB free, %s MiB available", $2, $4, $7}')

@@ -26,6 +26,10 @@ machine_ticks() { # "busy total" clock ticks of all CPUs since boot
     awk '/^cpu / {busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6; exit}' /proc/stat
 }
 
+softirq_ticks() { # clock ticks all CPUs spent in softirqs since boot (loopback traffic is mostly that)
+    awk '/^cpu / {print $8; exit}' /proc/stat
+}
+
 busy_pct() { # share of all CPU time that was busy over the next second
     local b0 t0 b1 t1
     read -r b0 t0 < <(machine_ticks)
@@ -53,4 +57,56 @@ finish_run() { # rc: keep the run directory on failure or with KEEP_TMP=1, else 
         rm -rf "$run"
     fi
     exit "$rc"
+}
+
+# --- CPU accounting of a measured run (gateway.sh, tcp.sh) -------------------------------------
+CLK_TCK=${CLK_TCK:-$(getconf CLK_TCK)}
+
+cpu_ticks() { # pids... and their children: utime+stime in clock ticks
+    local total=0 p c t
+    for p in "$@"; do
+        [[ -n $p && -r /proc/$p/stat ]] || continue
+        t=$(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')
+        total=$((total + t))
+        for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do
+            [[ -r /proc/$c/stat ]] || continue
+            t=$(sed 's/.*) //' "/proc/$c/stat" | awk '{print $12 + $13}')
+            total=$((total + t))
+        done
+    done
+    echo "$total"
+}
+
+child_ticks() { # CPU of this shell's finished children (wrk...) in clock ticks, into $run/ticks;
+    # the builtin `times` must run in this shell, not in a $(...) subshell
+    times >"$run/times"
+    awk -v hz="$CLK_TCK" 'NR == 2 {
+        t = 0
+        for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] }
+        printf "%d", t * hz }' "$run/times" >"$run/ticks"
+}
+
+other_pct() { # busy total ours (tick deltas of one run): % of all CPU time busy outside "ours"
+    awk -v busy="$1" -v total="$2" -v ours="$3" \
+        'BEGIN { o = busy - ours; if (o < 0) o = 0; printf "%.1f", total ? 100 * o / total : 0 }'
+}
+
+wait_quiet() { # before a row: wait up to QUIET_WAIT s for other work to use under 10% of the CPUs;
+    # leaves the seconds waited in QUIET_WAITED and, if it gave up, the last busy share in QUIET_BUSY
+    local waited=0 pct
+    QUIET_WAITED=0 QUIET_BUSY=""
+    while pct=$(busy_pct) && ((pct >= 10)); do
+        ((waited == 0)) && log "machine busy ($pct% CPU): waiting up to ${QUIET_WAIT}s for it to calm down"
+        waited=$((waited + 1))
+        QUIET_WAITED=$waited
+        if ((waited >= QUIET_WAIT)); then
+            log "still busy ($pct% CPU) after ${QUIET_WAIT}s: measuring anyway"
+            QUIET_BUSY=$pct
+            return 0
+        fi
+    done
+}
+
+ratio() { # a b: a / b to two decimals, n/a when either is not a number or b is 0
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
 }

@@ -19,7 +19,7 @@ case "$purpose" in
          want prometheus-redis-exporter prometheus-redis-exporter
          ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql) ;;
   bench) want wrk wrk; want nginx nginx-light; want haproxy haproxy; want python3 python3
-         want redis-benchmark redis-tools ;;
+         want redis-benchmark redis-tools; want redis-server redis-server ;;
   *) echo "usage: $0 test|bench" >&2; exit 2 ;;
 esac
 
