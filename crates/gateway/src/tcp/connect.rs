@@ -67,6 +67,8 @@ async fn connect_any(ctx: &Listener, backends: &Backends) -> Option<(TcpStream, 
             Ok(stream) => return Some((stream, guard)),
             Err(e) => {
                 ctx.stats.on_connect_failure();
+                // A transport failure on this instance, whichever protocol found it.
+                endpoint.record_failure();
                 if matches!(e, ConnectError::Refused(_) | ConnectError::Timeout(_)) {
                     endpoint.eject();
                     tracing::info!(

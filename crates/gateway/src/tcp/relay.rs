@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
-use tokio::io::{AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncWriteExt, Interest, ReadBuf};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -193,6 +193,30 @@ async fn has_pending(stream: &TcpStream) -> bool {
     .await
 }
 
+/// One read into `buf`: `Some(n)` bytes (0 at EOF), or `None` when the socket had nothing after
+/// all. A read shorter than the buffer has drained the socket, so its readiness is cleared
+/// right away (as tokio's own `poll_read` does, and HAProxy): otherwise the next turn of the loop
+/// would pay a `recvfrom` that only returns `EAGAIN` — one wasted syscall per message for
+/// request/response protocols. Clearing is tick-checked by tokio, so bytes that arrive
+/// meanwhile are never missed.
+fn read_some(from: &TcpStream, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    let mut got = 0;
+    let result = from.try_io(Interest::READABLE, || {
+        let n = from.try_read(buf)?;
+        got = n;
+        if n > 0 && n < buf.len() {
+            Err(io::ErrorKind::WouldBlock.into())
+        } else {
+            Ok(n)
+        }
+    });
+    match result {
+        Ok(n) => Ok(Some(n)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok((got > 0).then_some(got)),
+        Err(e) => Err(e),
+    }
+}
+
 /// Copies `from` to `to` until EOF, then shuts down writing on `to` (passing the half-close
 /// on). One fixed buffer; every read and every partial write counts as activity.
 async fn copy(
@@ -205,10 +229,8 @@ async fn copy(
     let mut buf = vec![0u8; BUF_SIZE].into_boxed_slice();
     loop {
         from.readable().await?;
-        let n = match from.try_read(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e),
+        let Some(n) = read_some(from, &mut buf)? else {
+            continue;
         };
         if n == 0 {
             // The peer may already be gone; the other direction notices that by itself.
