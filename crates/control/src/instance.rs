@@ -6,12 +6,13 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use shoal_runtime::{ExitInfo, LaunchSpec, RunningProcess};
+use shoal_runtime::{ExitInfo, LaunchSpec};
 use shoal_spec::{HealthSpec, ServiceSpec};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::health::{fmt_duration, probe, Probe, Streak, Verdict};
+use crate::driver::Instance;
+use crate::health::{fmt_duration, Probe, Streak, Verdict};
 use crate::registry::InstanceState;
 use crate::revisions::Template;
 use crate::Context;
@@ -114,7 +115,7 @@ async fn start(
     revision: &Revision,
     slot: u32,
     id: &str,
-) -> Result<(RunningProcess, Arc<shoal_gateway::Endpoint>), String> {
+) -> Result<(Box<dyn Instance>, Arc<shoal_gateway::Endpoint>), String> {
     let service = spec.name.as_str();
     let port = free_port().map_err(|e| format!("found no free port: {e}"))?;
     if let Some(volume) = revision.template.volume_of(id) {
@@ -122,9 +123,7 @@ async fn start(
             .map_err(|e| format!("cannot create its volume {}: {e}", volume.display()))?;
     }
     let launch = launch_spec(ctx, service, revision, id, port, &spec.logs);
-    let process = RunningProcess::spawn(&ctx.shim, &launch)
-        .await
-        .map_err(|e| format!("failed to start: {e}"))?;
+    let process = ctx.driver.start(&launch).await?;
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let endpoint = ctx
         .registry
@@ -174,7 +173,7 @@ struct Running<'a> {
     revision: &'a Revision,
     slot: u32,
     id: &'a str,
-    process: RunningProcess,
+    process: Box<dyn Instance>,
     endpoint: Arc<shoal_gateway::Endpoint>,
 }
 
@@ -201,10 +200,12 @@ impl Running<'_> {
         // The next health check: a sleep then a probe, polled alongside everything else so that a
         // stop or an exit is seen at once, not after a slow probe's timeout.
         let addr = self.endpoint.addr;
+        let driver = Arc::clone(&ctx.driver);
         let check_at = |at: Instant, health: HealthSpec| {
+            let driver = Arc::clone(&driver);
             Box::pin(async move {
                 tokio::time::sleep_until(at).await;
-                probe(&health, addr).await
+                driver.probe(&health, addr).await
             })
         };
         let mut check = check_at(

@@ -4,9 +4,12 @@
 mod admin;
 mod apply;
 mod catalog;
+mod driver;
 mod events;
 mod health;
 mod instance;
+#[cfg(test)]
+mod loop_tests;
 mod metrics;
 mod observe;
 mod persist;
@@ -49,7 +52,8 @@ use revisions::History;
 /// What every slot task needs.
 pub(crate) struct Context {
     pub(crate) registry: Registry,
-    pub(crate) shim: ShimCommand,
+    /// What runs instances (processes under the shim, or a fake in tests).
+    pub(crate) driver: Arc<dyn driver::Driver>,
     pub(crate) log_dir: PathBuf,
     pub(crate) data_dir: PathBuf,
     pub(crate) history: Mutex<History>,
@@ -163,8 +167,18 @@ pub struct Controller {
 }
 
 impl Controller {
-    /// Starts a reconciler for each service. The data dir (logs, state) must be writable.
+    /// Starts a reconciler for each service, running instances as processes under `shim`. The
+    /// data dir (logs, state) must be writable.
     pub fn start(spec: Spec, gateway: Arc<Gateway>, shim: ShimCommand) -> std::io::Result<Self> {
+        Self::start_with(spec, gateway, Arc::new(driver::ProcessDriver { shim }))
+    }
+
+    /// [`Controller::start`] with any driver (a fake one in tests).
+    pub(crate) fn start_with(
+        spec: Spec,
+        gateway: Arc<Gateway>,
+        driver: Arc<dyn driver::Driver>,
+    ) -> std::io::Result<Self> {
         let data_dir = spec.admin.data_dir.clone();
         let log_dir = data_dir.join("logs");
         std::fs::create_dir_all(&log_dir)?;
@@ -173,7 +187,7 @@ impl Controller {
         let registry = Registry::new(gateway);
         let ctx = Arc::new(Context {
             registry,
-            shim,
+            driver,
             log_dir,
             data_dir,
             history: Mutex::new(history),
