@@ -81,6 +81,14 @@ fn web(controller: &Controller) -> (usize, Vec<u64>) {
     (healthy, web.instances.iter().map(|i| i.revision).collect())
 }
 
+/// Whether the service's last rollout ended with `result`.
+fn last_rollout_was(controller: &Controller, result: &str) -> bool {
+    controller.registry().status().services[0]
+        .last_rollout
+        .as_ref()
+        .is_some_and(|o| o.result == result)
+}
+
 /// Advances paused time in small steps until `check` holds (or `limit` passes).
 async fn until(limit: Duration, mut check: impl FnMut() -> bool) -> Duration {
     let started = Instant::now();
@@ -172,13 +180,7 @@ async fn a_revision_that_never_gets_healthy_is_reverted_at_its_deadline() {
         .apply(spec(&dir, "never", deploy), false)
         .await
         .unwrap();
-    let took = until(30 * S, || {
-        controller.registry().status().services[0]
-            .last_rollout
-            .as_ref()
-            .is_some_and(|o| o.result == "reverted")
-    })
-    .await;
+    let took = until(30 * S, || last_rollout_was(&controller, "reverted")).await;
     // Failed at its 3 s deadline (the first new instance started at once).
     assert!((3 * S..4 * S).contains(&took), "{took:?}");
     until(30 * S, || {
@@ -203,13 +205,7 @@ async fn a_canary_whose_instance_crashes_is_abandoned_and_stable_serves_on() {
         .await
         .unwrap();
     until(10 * S, || driver.starts().iter().any(|s| s.revision == 2)).await;
-    let took = until(30 * S, || {
-        controller.registry().status().services[0]
-            .last_rollout
-            .as_ref()
-            .is_some_and(|o| o.result == "reverted")
-    })
-    .await;
+    let took = until(30 * S, || last_rollout_was(&controller, "reverted")).await;
     println!("canary abandoned {took:?} after it started");
     until(10 * S, || {
         let (healthy, revisions) = web(&controller);
