@@ -79,11 +79,40 @@ async fn a_tcp_listener_spreads_connections_and_routes_around_a_killed_instance(
         .map(|i| i["connections"].as_u64().unwrap())
         .sum();
     assert_eq!(conns, 30);
+    // /metrics carries the same.
+    let (_, metrics) = super::support::http_get(shoal.admin, "/metrics")
+        .await
+        .unwrap();
+    for line in [
+        "shoal_tcp_connections_open{service=\"cache\"} 30",
+        "shoal_tcp_connections_accepted_total{service=\"cache\"} 30",
+        "shoal_tcp_connections_refused_total{service=\"cache\"} 0",
+        "shoal_tcp_transferred_bytes_total{service=\"cache\",direction=\"in\"}",
+    ] {
+        assert!(metrics.contains(line), "{line} not in /metrics:\n{metrics}");
+    }
+    let per_instance: u64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("shoal_instance_tcp_connections{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(per_instance, 30);
 
     // SIGKILL one instance: every new connection still works, through the others.
     let victim = &instances[0];
     let victim_port = victim["port"].as_u64().unwrap() as u16;
     signal(victim["pid"].as_u64().unwrap() as u32, "KILL");
+    // From the moment shoal sees it die (its shim reports at once), no connection goes to it.
+    // (A connection made in the instant between the kill and that report is reset by the
+    // dying process's kernel socket, as with any proxy.)
+    let victim_id = victim["id"].as_str().unwrap().to_string();
+    shoal
+        .wait_for("cache", "the kill noticed", 10 * S, |s| {
+            s["instances"].as_array().unwrap().iter().any(|i| {
+                i["id"] == victim_id.as_str() && (i["restarts"] == 1 || i["state"] != "healthy")
+            })
+        })
+        .await;
     let mut served: BTreeMap<u16, usize> = BTreeMap::new();
     for _ in 0..40 {
         let mut c = Redis::connect(tcp).await.unwrap();
