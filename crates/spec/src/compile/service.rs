@@ -146,17 +146,13 @@ pub(crate) fn compile(
     let deploy = deploy::deploy(w, &t, stateful.is_some());
     let logs = logs::logs(w, &t);
     let (tcp, tcp_span) = tier::tcp(w, &t);
-    connections_need_tcp(w, &t, autoscale.as_ref(), tcp.is_some());
-    if tcp.is_some() {
-        canary_needs_a_route(w, &t, &deploy, route.is_some());
-    }
-    if let (Some(span), Some(_), None) = (instances.zero_min.clone(), tcp, &route) {
-        w.error(
-            Some(span),
-            "a service with only a tcp listener cannot scale to zero",
-            Some("TCP connections are not held while a first instance starts (HTTP requests are): keep min = 1, or add a route".into()),
-        );
-    }
+    let routed = route.is_some();
+    let uses = TcpUses {
+        autoscale: autoscale.as_ref(),
+        deploy: &deploy,
+        zero_min: instances.zero_min.clone(),
+    };
+    check_tcp_uses(w, &t, &uses, tcp.is_some(), routed);
     let depends_on = tier::depends_on(w, &t);
     let tags = tier::tags(w, &t);
     let meta = tier::meta(w, &t);
@@ -188,6 +184,37 @@ pub(crate) fn compile(
         tcp_span,
         depends_on,
     })
+}
+
+/// What of a service's other settings depends on how it is reached (HTTP route, TCP listener).
+struct TcpUses<'a> {
+    autoscale: Option<&'a crate::model::AutoscaleSpec>,
+    deploy: &'a crate::model::DeploySpec,
+    /// Where `min = 0` was written, when scale to zero is asked for.
+    zero_min: Option<Span>,
+}
+
+/// Settings that a TCP listener (or its absence) makes meaningless: connections autoscaling
+/// without a listener; a canary or scale to zero with only a listener.
+fn check_tcp_uses(
+    w: &mut Walker<'_>,
+    t: &TableRef<'_>,
+    uses: &TcpUses<'_>,
+    has_tcp: bool,
+    routed: bool,
+) {
+    connections_need_tcp(w, t, uses.autoscale, has_tcp);
+    if !has_tcp || routed {
+        return;
+    }
+    canary_needs_a_route(w, t, uses.deploy, routed);
+    if let Some(span) = uses.zero_min.clone() {
+        w.error(
+            Some(span),
+            "a service with only a tcp listener cannot scale to zero",
+            Some("TCP connections are not held while a first instance starts (HTTP requests are): keep min = 1, or add a route".into()),
+        );
+    }
 }
 
 /// A canary splits *requests* by weight and is judged on their answers: a service without an
