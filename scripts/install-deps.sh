@@ -4,7 +4,8 @@
 #          Prometheus to scrape and query, Chromium for the dashboard, tmux for `shoal top`,
 #          Node.js and npm, Redis, its Prometheus exporter and PostgreSQL for the examples), then
 #          the npm packages of examples/redis-node/api, and the Consul client library (py-consul,
-#          from PyPI) that reads shoal's Consul-shaped catalog
+#          from PyPI) that reads shoal's Consul-shaped catalog; Docker Engine and a static busybox
+#          (the container tests start their own dockerd and build their image from it)
 #   bench  the load generator and peer proxies of bench/ (wrk, nginx, HAProxy, redis-benchmark)
 set -euo pipefail
 purpose="${1:-test}"
@@ -17,7 +18,8 @@ case "$purpose" in
          want curl curl; want prometheus prometheus; want chromium chromium; want tmux tmux
          want node nodejs; want npm npm; want redis-server redis-server; want redis-cli redis-tools
          want prometheus-redis-exporter prometheus-redis-exporter
-         ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql) ;;
+         ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+         want dockerd docker.io; want busybox busybox-static ;;
   bench) want wrk wrk; want nginx nginx-light; want haproxy haproxy; want python3 python3
          want redis-benchmark redis-tools; want redis-server redis-server ;;
   *) echo "usage: $0 test|bench" >&2; exit 2 ;;

@@ -1,7 +1,6 @@
 //! Real-process tests of the process driver. This binary is also the shim: the driver re-executes
 //! it with `__shim`, exactly as shoal re-executes itself.
 
-mod harness;
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
@@ -18,8 +17,8 @@ use shoal_runtime::{
 use tokio::time::{timeout, Instant};
 
 use support::{
-    alive, assert_gone_within, block_on, dirs_gone_within, sh_spec, shim, skip, wait_for_log_line,
-    wait_for_logged_pid, TestDir,
+    alive, assert_gone_within, block_on, dirs_gone_within, sh_spec, shim, skip, test_dir,
+    wait_for_log_line, wait_for_logged_pid,
 };
 
 /// Mode of this binary that starts an instance and then idles until it is killed.
@@ -32,7 +31,7 @@ const OWN_CGROUPS: &str = "__own-cgroups";
 const EXIT_LIMIT: Duration = Duration::from_secs(60);
 const GONE_LIMIT: Duration = Duration::from_secs(5);
 
-const TESTS: &[harness::Test] = &[
+const TESTS: &[shoal_testkit::Test] = &[
     (
         "output_lands_in_the_log_with_stream_tags",
         output_lands_in_the_log_with_stream_tags,
@@ -100,7 +99,7 @@ fn main() {
         Some(SHIM_SUBCOMMAND) => shim_main(args[2..].to_vec()),
         Some(ORPHAN_PARENT) => orphan_parent(Path::new(&args[2])),
         Some(OWN_CGROUPS) => own_cgroups(Path::new(&args[2])),
-        _ => std::process::exit(harness::run(TESTS, &args[1..])),
+        _ => std::process::exit(shoal_testkit::run(TESTS, &args[1..], || ())),
     }
 }
 
@@ -155,7 +154,7 @@ fn parents(dirs: &[PathBuf]) -> Vec<PathBuf> {
 
 fn output_lands_in_the_log_with_stream_tags() {
     block_on(async {
-        let dir = TestDir::new("output");
+        let dir = test_dir("output");
         let spec = sh_spec(dir.path(), "out-1", "echo hi; echo oops >&2");
         let mut process = RunningProcess::spawn(&shim(), &spec).await.unwrap();
         assert!(process.pid() > 0);
@@ -182,7 +181,7 @@ fn output_lands_in_the_log_with_stream_tags() {
 
 fn exit_codes_and_signals_are_reported() {
     block_on(async {
-        let dir = TestDir::new("exit");
+        let dir = test_dir("exit");
         let spec = sh_spec(dir.path(), "code", "exit 3");
         let mut process = RunningProcess::spawn(&shim(), &spec).await.unwrap();
         let info = timeout(EXIT_LIMIT, process.wait()).await.unwrap();
@@ -207,7 +206,7 @@ fn exit_codes_and_signals_are_reported() {
 
 fn args_env_and_workdir_reach_the_program() {
     block_on(async {
-        let dir = TestDir::new("env");
+        let dir = test_dir("env");
         let workdir = dir.path().join("work");
         std::fs::create_dir(&workdir).unwrap();
         let mut spec = sh_spec(dir.path(), "env", "");
@@ -239,7 +238,7 @@ fn args_env_and_workdir_reach_the_program() {
 
 fn wait_is_cancel_safe() {
     block_on(async {
-        let dir = TestDir::new("cancel");
+        let dir = test_dir("cancel");
         let spec = sh_spec(dir.path(), "cancel", "sleep 1; echo done; exit 5");
         let mut process = RunningProcess::spawn(&shim(), &spec).await.unwrap();
         let started = Instant::now();
@@ -265,7 +264,7 @@ fn wait_is_cancel_safe() {
 
 fn stop_ends_a_program_with_sigterm() {
     block_on(async {
-        let dir = TestDir::new("sigterm");
+        let dir = test_dir("sigterm");
         let spec = sh_spec(dir.path(), "sleeper", "exec sleep 1000");
         let mut process = RunningProcess::spawn(&shim(), &spec).await.unwrap();
         let pid = process.pid();
@@ -284,7 +283,7 @@ fn stop_ends_a_program_with_sigterm() {
 
 fn stop_kills_a_program_that_ignores_sigterm() {
     block_on(async {
-        let dir = TestDir::new("stubborn");
+        let dir = test_dir("stubborn");
         // The background sleep inherits the ignored SIGTERM.
         let spec = sh_spec(
             dir.path(),
@@ -308,7 +307,7 @@ fn stop_kills_a_program_that_ignores_sigterm() {
 
 fn stop_kills_descendants() {
     block_on(async {
-        let dir = TestDir::new("descendants");
+        let dir = test_dir("descendants");
         let spec = sh_spec(dir.path(), "parent", "sleep 1000 & echo $!; wait");
         let mut process = RunningProcess::spawn(&shim(), &spec).await.unwrap();
         let background = wait_for_logged_pid(&spec.log_path, EXIT_LIMIT);
@@ -321,7 +320,7 @@ fn stop_kills_descendants() {
 
 fn descendants_of_an_exited_program_are_killed() {
     block_on(async {
-        let dir = TestDir::new("leftovers");
+        let dir = test_dir("leftovers");
         let spec = sh_spec(dir.path(), "crash", "sleep 1000 & echo $!; exit 4");
         let mut process = RunningProcess::spawn(&shim(), &spec).await.unwrap();
         let info = timeout(EXIT_LIMIT, process.wait()).await.unwrap();
@@ -333,7 +332,7 @@ fn descendants_of_an_exited_program_are_killed() {
 
 fn dropping_the_handle_kills_the_instance() {
     block_on(async {
-        let dir = TestDir::new("drop");
+        let dir = test_dir("drop");
         let spec = sh_spec(dir.path(), "dropped", "sleep 1000 & echo $!; wait");
         let process = RunningProcess::spawn(&shim(), &spec).await.unwrap();
         let background = wait_for_logged_pid(&spec.log_path, EXIT_LIMIT);
@@ -345,7 +344,7 @@ fn dropping_the_handle_kills_the_instance() {
 }
 
 fn sigkilled_parent_leaves_no_instance_behind() {
-    let dir = TestDir::new("orphan");
+    let dir = test_dir("orphan");
     let mut parent = Command::new(std::env::current_exe().unwrap())
         .arg(ORPHAN_PARENT)
         .arg(dir.path())
@@ -415,7 +414,7 @@ async fn run_fast_writer(dir: &Path, id: &str) -> shoal_runtime::LaunchSpec {
 
 fn log_rotation_bounds_disk_use() {
     block_on(async {
-        let dir = TestDir::new("rotation");
+        let dir = test_dir("rotation");
         let spec = run_fast_writer(dir.path(), "fast").await;
         let mut files: Vec<(String, u64)> = std::fs::read_dir(dir.path().join("logs"))
             .unwrap()
@@ -438,7 +437,7 @@ fn log_rotation_bounds_disk_use() {
 
 fn tail_reads_across_rotated_files() {
     block_on(async {
-        let dir = TestDir::new("tail");
+        let dir = test_dir("tail");
         let spec = run_fast_writer(dir.path(), "tail").await;
         let current = std::fs::read_to_string(&spec.log_path)
             .unwrap()
@@ -461,7 +460,7 @@ fn tail_reads_across_rotated_files() {
 
 fn start_failures_are_precise() {
     block_on(async {
-        let dir = TestDir::new("start");
+        let dir = test_dir("start");
         let start_error = |result: Result<RunningProcess, RuntimeError>| match result {
             Err(RuntimeError::Start { message }) => message,
             other => panic!("expected a start error, got {other:?}"),
@@ -494,7 +493,7 @@ fn start_failures_are_precise() {
 
 fn follower_sees_new_lines_across_rotation() {
     block_on(async {
-        let dir = TestDir::new("follow");
+        let dir = test_dir("follow");
         let mut spec = sh_spec(
             dir.path(),
             "follow",
@@ -536,7 +535,7 @@ const CPU_WINDOW: Duration = Duration::from_secs(2);
 
 fn cpu_limit_caps_a_busy_loop() {
     block_on(async {
-        let dir = TestDir::new("cpu");
+        let dir = test_dir("cpu");
         let mut spec = sh_spec(dir.path(), "busy", "while :; do :; done");
         spec.resources.cpu_limit = Some(0.5);
         let mut process = RunningProcess::spawn(&shim(), &spec).await.unwrap();
@@ -594,7 +593,7 @@ fn cpu_limit_caps_a_busy_loop() {
 
 fn memory_limit_kills_a_hog() {
     block_on(async {
-        let dir = TestDir::new("hog");
+        let dir = test_dir("hog");
         let mut spec = sh_spec(
             dir.path(),
             "hog",
@@ -623,7 +622,7 @@ fn memory_limit_kills_a_hog() {
 
 fn memory_usage_is_plausible() {
     block_on(async {
-        let dir = TestDir::new("memory");
+        let dir = test_dir("memory");
         let spec = sh_spec(
             dir.path(),
             "holder",
@@ -659,7 +658,7 @@ fn memory_usage_is_plausible() {
 
 fn proc_fallback_sums_the_process_group() {
     block_on(async {
-        let dir = TestDir::new("proc");
+        let dir = test_dir("proc");
         // A busy background process and an idle foreground one, both in the group.
         let spec = sh_spec(
             dir.path(),
@@ -694,7 +693,7 @@ fn proc_fallback_sums_the_process_group() {
 }
 
 fn own_cgroups_are_removed_on_exit() {
-    let dir = TestDir::new("own");
+    let dir = test_dir("own");
     let output = Command::new(std::env::current_exe().unwrap())
         .arg(OWN_CGROUPS)
         .arg(dir.path())
@@ -715,7 +714,7 @@ fn own_cgroups_are_removed_on_exit() {
 
 fn descendants_that_left_the_group_are_killed_with_the_cgroup() {
     block_on(async {
-        let dir = TestDir::new("escapee");
+        let dir = test_dir("escapee");
         // `setsid` (not a group leader here) moves the sleep into a session and group of its own.
         let spec = sh_spec(dir.path(), "escapee", "setsid sleep 1000 & echo $!; wait");
         let mut process = RunningProcess::spawn(&shim(), &spec).await.unwrap();

@@ -1,6 +1,5 @@
 //! Helpers shared by the process tests.
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -15,36 +14,14 @@ pub fn shim() -> ShimCommand {
     }
 }
 
-/// Runs a future on a fresh single-threaded runtime.
-pub fn block_on<F: Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(future)
-}
+pub use shoal_testkit::block_on;
 
 /// A scratch directory under cargo's target tmpdir, removed on drop.
-pub struct TestDir(PathBuf);
+pub type TestDir = shoal_testkit::TestDir;
 
-impl TestDir {
-    pub fn new(name: &str) -> Self {
-        let path = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("runtime-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create test dir");
-        Self(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A fresh [`TestDir`] for one test.
+pub fn test_dir(name: &str) -> TestDir {
+    TestDir::new(Path::new(env!("CARGO_TARGET_TMPDIR")), "runtime", name)
 }
 
 /// An instance running `/bin/sh -c script`, logging to `<dir>/logs/<id>.log`.
