@@ -40,12 +40,16 @@ fn main() -> ExitCode {
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(failure) if failure.prefixed => {
-            eprint!("{failure}");
-            ExitCode::from(failure.code)
-        }
         Err(failure) => {
-            eprintln!("error: {failure}");
+            // Written, not printed: a closed stderr (`shoal validate 2>&1 | head -1`) must not
+            // turn the failure into a panic; the exit code still says what happened.
+            use std::io::Write;
+            let mut err = std::io::stderr().lock();
+            let _ = if failure.prefixed {
+                write!(err, "{failure}")
+            } else {
+                writeln!(err, "error: {failure}")
+            };
             ExitCode::from(failure.code)
         }
     }

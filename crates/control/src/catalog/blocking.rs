@@ -78,6 +78,8 @@ impl Params {
         p.text = accept.is_some_and(|a| a.starts_with("text/plain"));
         for (key, value) in pairs {
             match key.as_str() {
+                // An empty value is no value, as Consul reads it.
+                "index" | "wait" if value.trim().is_empty() => {}
                 "index" => {
                     p.index = value.trim().parse().map_err(|_| {
                         Refused::bad(
@@ -117,9 +119,11 @@ impl Params {
     }
 
     /// How long to block when the catalog is at `current`, jitter included; `None` to answer at
-    /// once (no index, or one the catalog has already moved past).
+    /// once: no index, one the catalog has moved past, or one it never reached (an index from
+    /// before a restart of shoal, whose counter starts again: the client must see the new
+    /// instances now, not after its whole wait).
     pub(super) fn blocks_at(&self, current: u64) -> Option<Duration> {
-        if self.index == 0 || self.index < current {
+        if self.index == 0 || self.index != current {
             return None;
         }
         let spread = self.wait.as_millis() as u64 / u64::from(JITTER_FRACTION);
@@ -261,7 +265,12 @@ where
     // Subscribed before the first read, so no change after it can be missed.
     news.borrow_and_update();
     let (mut services, mut index) = catalog();
-    if let Some(limit) = params.blocks_at(index) {
+    // Beyond the cap, a query is answered at once (a client loop then asks again): blocking
+    // queries hold a connection and a little memory each, so they are bounded.
+    let slot = params
+        .blocks_at(index)
+        .and_then(|limit| Waiting::take().map(|w| (limit, w)));
+    if let Some((limit, _waiting)) = slot {
         let seen = render(&services, 0);
         let deadline = Instant::now() + limit;
         loop {
@@ -279,9 +288,46 @@ where
     (render(&services, index), index)
 }
 
+/// Blocking queries held at once, at most; more are answered at once.
+pub(super) const MAX_WAITING: usize = 1024;
+
+static WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// One of the [`MAX_WAITING`] places of a blocking query, given back when dropped.
+struct Waiting;
+
+impl Waiting {
+    fn take() -> Option<Waiting> {
+        use std::sync::atomic::Ordering;
+        WAITING
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_WAITING).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Waiting)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        WAITING.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blocking_places_are_bounded_and_given_back() {
+        // (Other tests may hold a place meanwhile: only the bound is exact.)
+        let held: Vec<Waiting> = std::iter::from_fn(Waiting::take)
+            .take(MAX_WAITING + 5)
+            .collect();
+        assert!(held.len() <= MAX_WAITING && held.len() >= MAX_WAITING - 8);
+        drop(held);
+        assert!(Waiting::take().is_some());
+    }
 
     fn params(query: &[(&str, &str)]) -> Result<Params, Refused> {
         let pairs: Vec<(String, String)> = query
@@ -289,6 +335,12 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Params::parse(&pairs, &HeaderMap::new())
+    }
+
+    #[test]
+    fn empty_index_and_wait_are_absent() {
+        let p = params(&[("index", ""), ("wait", " ")]).unwrap();
+        assert_eq!((p.index, p.wait), (0, DEFAULT_WAIT));
     }
 
     #[test]
@@ -354,7 +406,7 @@ mod tests {
     }
 
     #[test]
-    fn blocks_only_at_or_past_the_current_index() {
+    fn blocks_only_at_the_current_index() {
         let p = |index| Params {
             index,
             wait: Duration::from_secs(16),
@@ -362,7 +414,8 @@ mod tests {
         };
         assert_eq!(p(0).blocks_at(5), None);
         assert_eq!(p(4).blocks_at(5), None);
-        for index in [5, 9] {
+        assert_eq!(p(9).blocks_at(5), None, "an index from before a restart");
+        for index in [5] {
             let d = p(index).blocks_at(5).unwrap();
             assert!(
                 d >= Duration::from_secs(16) && d <= Duration::from_secs(17),

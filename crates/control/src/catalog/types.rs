@@ -32,6 +32,9 @@ pub(super) struct Meta<'a> {
     spec: &'a BTreeMap<String, String>,
     revision: u64,
     state: &'static str,
+    /// The service's TCP listener: the stable, balanced address clients should use rather than
+    /// the instance's own port (which changes with every restart and bypasses draining).
+    tcp: Option<std::net::SocketAddr>,
 }
 
 /// The meta key for the instance's revision (a canary's instances have the newer one). shoal sets
@@ -39,6 +42,8 @@ pub(super) struct Meta<'a> {
 const REVISION_KEY: &str = "shoal_revision";
 /// The meta key for the lifecycle state, which says more than passing/critical.
 const STATE_KEY: &str = "shoal_state";
+/// The meta key for the service's TCP listener address, when it has one.
+const TCP_KEY: &str = "shoal_tcp";
 
 impl<'a> Meta<'a> {
     /// The meta of one instance of `service`.
@@ -47,6 +52,7 @@ impl<'a> Meta<'a> {
             spec: &service.meta,
             revision: instance.revision,
             state: instance.state.as_str(),
+            tcp: service.tcp,
         }
     }
 }
@@ -55,12 +61,15 @@ impl Serialize for Meta<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
         for (k, v) in self.spec {
-            if k != REVISION_KEY && k != STATE_KEY {
+            if k != REVISION_KEY && k != STATE_KEY && k != TCP_KEY {
                 map.serialize_entry(k, v)?;
             }
         }
         map.serialize_entry(REVISION_KEY, &self.revision.to_string())?;
         map.serialize_entry(STATE_KEY, self.state)?;
+        if let Some(tcp) = self.tcp {
+            map.serialize_entry(TCP_KEY, &tcp.to_string())?;
+        }
         map.end()
     }
 }

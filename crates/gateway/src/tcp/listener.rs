@@ -58,6 +58,8 @@ pub(super) struct Listener {
     pub(super) refusals: WarnLimiter,
     /// Connections that found no instance are logged at most once per second too.
     pub(super) unserved: WarnLimiter,
+    /// Failed accepts (out of file descriptors) too.
+    accept_errors: WarnLimiter,
 }
 
 impl TcpListeners {
@@ -101,6 +103,7 @@ impl TcpListeners {
             permits: Arc::clone(&self.permits),
             refusals: WarnLimiter::default(),
             unserved: WarnLimiter::default(),
+            accept_errors: WarnLimiter::default(),
         });
         tracing::info!(service = %service, addr = %local, "TCP listener started");
         let task = runtime.spawn(accept_loop(listener, Arc::clone(&ctx)));
@@ -160,14 +163,22 @@ fn bind(runtime: &Handle, addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(BACKLOG)
 }
 
-/// Accepts until aborted; each connection is admitted or reset, never left waiting.
+/// Accepts until aborted; each connection is admitted or reset. Only when accepting itself fails
+/// (no file descriptor left) does a connection wait in the kernel's queue, for the next try.
 async fn accept_loop(listener: TcpListener, ctx: Arc<Listener>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => admit(&ctx, stream, peer),
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.
-                tracing::warn!(service = %ctx.service, error = %e, "TCP accept failed");
+                if let Some(suppressed) = ctx.accept_errors.allow(Instant::now()) {
+                    tracing::warn!(
+                        service = %ctx.service,
+                        error = %e,
+                        also_failed_since_last_warning = suppressed,
+                        "TCP accept failed",
+                    );
+                }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }

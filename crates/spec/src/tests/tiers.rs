@@ -356,3 +356,26 @@ fn what_discovery_could_not_honour_is_refused() {
     );
     assert!(d.hint.unwrap().contains("path route without host"));
 }
+
+#[test]
+fn catalog_labels_and_start_order_are_bounded() {
+    let many: Vec<String> = (0..65).map(|i| format!("k{i} = \"v\"")).collect();
+    single_error(
+        &format!("{REDIS}meta = {{ {} }}\n", many.join(", ")),
+        3,
+        8,
+        "at most 64 meta entries",
+    );
+    single_error(
+        &format!("{REDIS}meta = {{ big = \"{}\" }}\n", "x".repeat(600)),
+        3,
+        16,
+        "at most 512 characters",
+    );
+    single_error(
+        &format!("{REDIS}[services.api]\ncommand = [\"/bin/sleep\"]\ndepends_on = [\"redis\", \"redis\"]\n"),
+        5,
+        24,
+        "lists \"redis\" twice",
+    );
+}

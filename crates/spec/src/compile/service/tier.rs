@@ -19,6 +19,10 @@ const TCP_EXAMPLE: &str = "tcp = \"127.0.0.1:6380\"";
 const MAX_TCP_CONNECTIONS: u32 = 65_536;
 const MAX_TAGS: usize = 64;
 const MAX_TAG_LEN: usize = 128;
+/// Consul's own limits on service meta, so a catalog client never sees more than it accepts.
+const MAX_META: usize = 64;
+const MAX_META_KEY: usize = 128;
+const MAX_META_VALUE: usize = 512;
 
 /// `tcp`, and where it was written (for listen-address checks).
 pub(crate) fn tcp(w: &mut Walker<'_>, t: &TableRef<'_>) -> (Option<TcpSpec>, Option<Span>) {
@@ -148,12 +152,25 @@ pub(crate) fn stateful(
     }
 }
 
-/// `depends_on`: names, with their positions for the checks that need every service.
+/// `depends_on`: names, with their positions for the checks that need every service; a name
+/// listed twice is reported (and kept once).
 pub(crate) fn depends_on(w: &mut Walker<'_>, t: &TableRef<'_>) -> Vec<(String, Option<Span>)> {
-    match w.string_list(t, "depends_on", "[\"db\"]") {
-        Val::Given(list, _) => list,
-        _ => Vec::new(),
+    let Val::Given(list, _) = w.string_list(t, "depends_on", "[\"db\"]") else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, Option<Span>)> = Vec::new();
+    for (name, at) in list {
+        if out.iter().any(|(n, _)| *n == name) {
+            w.error(
+                at,
+                format!("depends_on lists \"{name}\" twice"),
+                Some("remove one of them".into()),
+            );
+        } else {
+            out.push((name, at));
+        }
     }
+    out
 }
 
 /// `tags`: short non-empty strings, no duplicates.
@@ -165,7 +182,7 @@ pub(crate) fn tags(w: &mut Walker<'_>, t: &TableRef<'_>) -> Vec<String> {
         w.error(
             span,
             format!("at most {MAX_TAGS} tags, found {}", list.len()),
-            None,
+            Some("tags are a few labels for the catalog; put other data in meta = { ... }".into()),
         );
     }
     let mut out: Vec<String> = Vec::new();
@@ -189,7 +206,33 @@ pub(crate) fn tags(w: &mut Walker<'_>, t: &TableRef<'_>) -> Vec<String> {
 pub(crate) fn meta(w: &mut Walker<'_>, t: &TableRef<'_>) -> BTreeMap<String, String> {
     let table = w.open(t, "meta", "meta = { version = \"7\" }");
     let mut out = BTreeMap::new();
-    for entry in table.entries() {
+    let entries = table.entries();
+    if entries.len() > MAX_META {
+        w.error(
+            table.span(),
+            format!("at most {MAX_META} meta entries, found {}", entries.len()),
+            Some("meta is a few labels for the catalog (Consul's own limit)".into()),
+        );
+    }
+    for entry in entries {
+        if entry.name.is_empty() || entry.name.len() > MAX_META_KEY {
+            w.error(
+                entry.key_span(),
+                format!("a meta key must be 1 to {MAX_META_KEY} characters"),
+                None,
+            );
+        }
+        if entry
+            .item
+            .as_str()
+            .is_some_and(|v| v.len() > MAX_META_VALUE)
+        {
+            w.error(
+                entry.value_span(),
+                format!("a meta value must be at most {MAX_META_VALUE} characters"),
+                Some("meta is for short labels; keep larger data out of the spec".into()),
+            );
+        }
         match entry.item {
             Item::Value(Value::String(s)) => {
                 out.insert(entry.name.to_owned(), s.value().clone());
