@@ -122,29 +122,9 @@ read -r GW_PORT ADMIN_PORT FRONT_PORT HAPROXY_PORT < <(free_ports 4)
 # --- start shoal (which starts the backend) ----------------------------------------------------
 fill "$tpl/shoal.toml.in" "$spec" RUN="$run" GW_PORT="$GW_PORT" ADMIN_PORT="$ADMIN_PORT" \
     BACKEND_SH="$tpl/backend.sh" NGINX="$NGINX"
-if [[ -n ${GATEWAY_THREADS:-} ]]; then
-    sed -i "s/^\[gateway\]$/[gateway]\nthreads = $GATEWAY_THREADS/" "$spec"
-fi
-"$SHOAL" validate -f "$spec" >/dev/null
 log "starting shoal (gateway 127.0.0.1:$GW_PORT)"
-"$SHOAL" up -f "$spec" >"$run/shoal.log" 2>&1 &
-shoal_pid=$!
-
-backend=""
-for _ in $(seq 60); do
-    alive "$shoal_pid" || die "shoal exited during startup"
-    backend=$("$SHOAL" status -f "$spec" -o json 2>/dev/null | python3 -c '
-import json, sys
-for s in json.load(sys.stdin)["services"]:
-    for i in s["instances"]:
-        if s["name"] == "backend" and i["state"] == "healthy" and i["port"] and i["pid"]:
-            print(i["port"], i["pid"])
-            sys.exit(0)
-' 2>/dev/null) && [[ -n $backend ]] && break
-    backend=""
-    sleep 0.5
-done
-[[ -n $backend ]] || die "the backend instance did not become healthy within 30 s"
+start_shoal "$spec" "$run/shoal.log"
+backend=$(wait_healthy_instance "$spec" backend)
 read -r BACKEND_PORT backend_pid <<<"$backend"
 log "backend healthy: 127.0.0.1:$BACKEND_PORT (pid $backend_pid)"
 

@@ -110,3 +110,30 @@ wait_quiet() { # before a row: wait up to QUIET_WAIT s for other work to use und
 ratio() { # a b: a / b to two decimals, n/a when either is not a number or b is 0
     awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
 }
+
+start_shoal() { # spec log: validates the spec, starts `shoal up` in the background; sets shoal_pid
+    local spec=$1 out=$2
+    if [[ -n ${GATEWAY_THREADS:-} ]]; then
+        sed -i "s/^\[gateway\]$/[gateway]\nthreads = $GATEWAY_THREADS/" "$spec"
+    fi
+    "$SHOAL" validate -f "$spec" >/dev/null
+    "$SHOAL" up -f "$spec" >"$out" 2>&1 &
+    shoal_pid=$!
+}
+
+wait_healthy_instance() { # spec service: prints "port pid" of the service's first healthy instance (30 s)
+    local spec=$1 service=$2 found
+    for _ in $(seq 60); do
+        alive "$shoal_pid" || die "shoal exited during startup"
+        found=$("$SHOAL" status -f "$spec" -o json 2>/dev/null | python3 -c '
+import json, sys
+for s in json.load(sys.stdin)["services"]:
+    for i in s["instances"]:
+        if s["name"] == sys.argv[1] and i["state"] == "healthy" and i["port"] and i["pid"]:
+            print(i["port"], i["pid"])
+            sys.exit(0)
+' "$service" 2>/dev/null) && [[ -n $found ]] && { echo "$found"; return 0; }
+        sleep 0.5
+    done
+    die "the $service instance did not become healthy within 30 s"
+}

@@ -135,29 +135,9 @@ read -r GW_PORT ADMIN_PORT TCP_PORT HAPROXY_PORT < <(free_ports 4)
 mkdir -p "$run/redis" "$run/haproxy"
 fill "$tpl/shoal.toml.in" "$spec" RUN="$run" GW_PORT="$GW_PORT" ADMIN_PORT="$ADMIN_PORT" \
     TCP_PORT="$TCP_PORT" REDIS_SERVER="$REDIS_SERVER"
-if [[ -n ${GATEWAY_THREADS:-} ]]; then
-    sed -i "s/^\[gateway\]$/[gateway]\nthreads = $GATEWAY_THREADS/" "$spec"
-fi
-"$SHOAL" validate -f "$spec" >/dev/null
 log "starting shoal (TCP listener 127.0.0.1:$TCP_PORT)"
-"$SHOAL" up -f "$spec" >"$run/shoal.log" 2>&1 &
-shoal_pid=$!
-
-instance=""
-for _ in $(seq 60); do
-    alive "$shoal_pid" || die "shoal exited during startup"
-    instance=$("$SHOAL" status -f "$spec" -o json 2>/dev/null | python3 -c '
-import json, sys
-for s in json.load(sys.stdin)["services"]:
-    for i in s["instances"]:
-        if s["name"] == "cache" and i["state"] == "healthy" and i["port"] and i["pid"]:
-            print(i["port"], i["pid"])
-            sys.exit(0)
-' 2>/dev/null) && [[ -n $instance ]] && break
-    instance=""
-    sleep 0.5
-done
-[[ -n $instance ]] || die "the redis-server instance did not become healthy within 30 s"
+start_shoal "$spec" "$run/shoal.log"
+instance=$(wait_healthy_instance "$spec" cache)
 read -r REDIS_PORT redis_pid <<<"$instance"
 log "redis-server healthy: 127.0.0.1:$REDIS_PORT (pid $redis_pid)"
 

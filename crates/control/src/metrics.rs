@@ -9,7 +9,9 @@
 //! `rate()` works on them; gauges are the state at scrape time.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr};
+
+use shoal_spec::connect_address;
 
 use axum::extract::State;
 use axum::http::header;
@@ -52,7 +54,7 @@ pub(crate) async fn metrics(State(state): State<AdminState>) -> impl IntoRespons
 
 /// `GET /v1/discovery/prometheus`: the targets for a Prometheus `http_sd_configs` job.
 pub(crate) async fn discovery(State(state): State<AdminState>) -> impl IntoResponse {
-    let admin = loopback_if_unspecified(state.controller.spec().admin.listen);
+    let admin = connect_address(state.controller.spec().admin.listen);
     Json(targets(state.controller.registry(), admin))
 }
 
@@ -580,15 +582,6 @@ pub(crate) fn targets(registry: &Registry, admin: SocketAddr) -> Vec<TargetGroup
         }
     }
     groups
-}
-
-/// The address to reach a listener bound to `addr` from this machine.
-fn loopback_if_unspecified(addr: SocketAddr) -> SocketAddr {
-    match addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, addr.port()).into(),
-        IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, addr.port()).into(),
-        _ => addr,
-    }
 }
 
 #[cfg(test)]

@@ -53,8 +53,8 @@ pub(crate) async fn run(
     }
     let mut previous = stats.snapshot();
     let mut previous_at = Instant::now();
-    let mut inflight_samples: Vec<usize> = Vec::with_capacity(16);
-    let mut connection_samples: Vec<usize> = Vec::with_capacity(16);
+    // (requests in flight, TCP connections open) a few times per tick.
+    let mut load_samples: Vec<(usize, usize)> = Vec::with_capacity(16);
     let mut next_tick = Instant::now() + TICK;
 
     loop {
@@ -63,8 +63,7 @@ pub(crate) async fn run(
             // A request is waiting on a service with no instance: decide now.
             _ = stats.wake.notified() => {}
             _ = tokio::time::sleep(SAMPLE_EVERY) => {
-                inflight_samples.push(ctx.registry.inflight(service));
-                connection_samples.push(ctx.registry.open_connections(service));
+                load_samples.push(ctx.registry.load(service));
                 if Instant::now() < next_tick {
                     continue;
                 }
@@ -100,15 +99,12 @@ pub(crate) async fn run(
         let elapsed = now.duration_since(previous_at).as_secs_f64().max(0.001);
         previous = counts;
         previous_at = now;
-        let concurrency = if inflight_samples.is_empty() {
-            ctx.registry.inflight(service) as f64
-        } else {
-            inflight_samples.iter().sum::<usize>() as f64 / inflight_samples.len() as f64
-        };
-        inflight_samples.clear();
-        let connections = average(&connection_samples)
-            .unwrap_or_else(|| ctx.registry.open_connections(service) as f64);
-        connection_samples.clear();
+        if load_samples.is_empty() {
+            load_samples.push(ctx.registry.load(service));
+        }
+        let concurrency = average(load_samples.iter().map(|s| s.0));
+        let connections = average(load_samples.iter().map(|s| s.1));
+        load_samples.clear();
 
         let latency = stats.take_latency();
         let ms = |d: Duration| (d.as_secs_f64() * 1e4).round() / 10.0;
@@ -235,7 +231,8 @@ fn samples(ctx: &Context, service: &str, spec: &ServiceSpec, now: Instant) -> Ve
         .collect()
 }
 
-/// The mean of a tick's samples, if any were taken.
-fn average(samples: &[usize]) -> Option<f64> {
-    (!samples.is_empty()).then(|| samples.iter().sum::<usize>() as f64 / samples.len() as f64)
+/// The mean of a tick's samples (at least one).
+fn average(samples: impl ExactSizeIterator<Item = usize>) -> f64 {
+    let n = samples.len().max(1);
+    samples.sum::<usize>() as f64 / n as f64
 }

@@ -524,25 +524,16 @@ impl Registry {
         self.publish();
     }
 
-    /// Requests in flight through the gateway to a service's instances right now.
-    pub(crate) fn inflight(&self, service: &str) -> usize {
-        self.lock().services.get(service).map_or(0, |s| {
+    /// Requests in flight and TCP connections open through the gateway to a service's instances
+    /// right now, read together under one lock (the observe loop samples both).
+    pub(crate) fn load(&self, service: &str) -> (usize, usize) {
+        self.lock().services.get(service).map_or((0, 0), |s| {
             s.instances
                 .values()
                 .filter_map(|r| r.endpoint.as_ref())
-                .map(|e| e.outstanding())
-                .sum()
-        })
-    }
-
-    /// TCP connections open to a service's instances through its listener right now.
-    pub(crate) fn open_connections(&self, service: &str) -> usize {
-        self.lock().services.get(service).map_or(0, |s| {
-            s.instances
-                .values()
-                .filter_map(|r| r.endpoint.as_ref())
-                .map(|e| e.open_connections())
-                .sum()
+                .fold((0, 0), |(inflight, open), e| {
+                    (inflight + e.outstanding(), open + e.open_connections())
+                })
         })
     }
 

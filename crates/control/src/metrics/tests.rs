@@ -357,7 +357,7 @@ async fn discovery_lists_shoal_and_every_running_instance() {
     healthy(&registry, 1, 3, "127.0.0.1:41001".parse().unwrap());
     registry.update_instance("web", 2, |r| r.state = InstanceState::Stopped);
     registry.update_instance("db", 1, |r| r.port = Some(41002));
-    let admin = loopback_if_unspecified("0.0.0.0:7070".parse().unwrap());
+    let admin = connect_address("0.0.0.0:7070".parse().unwrap());
     let json = serde_json::to_value(targets(&registry, admin)).unwrap();
     assert_eq!(
         json,
@@ -372,7 +372,7 @@ async fn discovery_lists_shoal_and_every_running_instance() {
         ])
     );
     assert_eq!(
-        loopback_if_unspecified("[::]:7070".parse().unwrap()).to_string(),
+        connect_address("[::]:7070".parse().unwrap()).to_string(),
         "[::1]:7070"
     );
 }
